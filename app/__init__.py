@@ -1,0 +1,176 @@
+"""Herald: a self-hosted, gamified employee advocacy platform."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, g, jsonify, render_template, request
+from flask_babel import gettext as _
+from flask_login import current_user
+from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from app.config import load_config, production_problems
+from app.extensions import babel, csrf, db, htmx, limiter, login_manager, migrate
+
+log = logging.getLogger("herald")
+
+
+class InsecureConfiguration(RuntimeError):
+    """Production mode refused to start; the message lists every reason."""
+
+
+def create_app(config: dict | None = None) -> Flask:
+    """Build a Herald app. ``config`` overrides settings read from ``HERALD_*`` variables."""
+    settings = load_config(config)
+    app = Flask(
+        __name__,
+        instance_path=settings["INSTANCE_PATH"],
+        template_folder="../templates",
+        static_folder="../static",
+    )
+    app.config.update(settings)
+    if app.config["HERALD_ENV"] == "production":
+        problems = production_problems(app.config)
+        if problems:
+            raise InsecureConfiguration("Herald refuses to start in production mode:\n  - " + "\n  - ".join(problems))
+    if app.config["TRUST_PROXY"]:
+        n = app.config["TRUST_PROXY"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)
+
+    register_extensions(app)
+    register_blueprints(app)
+    register_errorhandlers(app)
+    register_commands(app)
+    register_hooks(app)
+    return app
+
+
+def _select_locale():
+    if current_user and current_user.is_authenticated:
+        return current_user.locale
+    return request.accept_languages.best_match(["en", "pl"]) or "en"
+
+
+def _select_timezone():
+    if current_user and current_user.is_authenticated:
+        return current_user.timezone
+    return None
+
+
+def register_extensions(app: Flask) -> None:
+    """Bind the extensions to ``app`` and tune the database engine."""
+    from app.database import configure_engine
+    from app.tasks import sync_immediate_mode
+
+    db.init_app(app)
+    migrate.init_app(app, db, render_as_batch=True, compare_type=True)
+    csrf.init_app(app)
+    htmx.init_app(app)
+    limiter.init_app(app)
+    babel.init_app(app, locale_selector=_select_locale, timezone_selector=_select_timezone)
+    login_manager.init_app(app)
+    login_manager.login_view = "accounts.login"
+    login_manager.login_message = None
+    login_manager.session_protection = "basic"
+
+    with app.app_context():
+        configure_engine(db.engine)
+        sync_immediate_mode()
+
+    from app import models  # noqa: F401  (every model registered before migrations compare)
+
+    @login_manager.user_loader
+    def load_user(user_id: str):
+        from app.accounts.models import User
+
+        try:
+            pk, version = (int(part) for part in user_id.split(":", 1))
+        except ValueError:
+            return None
+        user = db.session.get(User, pk)
+        if user is None or user.session_version != version:
+            return None
+        return user
+
+
+def register_blueprints(app: Flask) -> None:
+    """Mount the core's blueprints, then the rewards and surveys packages."""
+    from app.accounts import bp as accounts_bp
+    from app.admin import bp as admin_bp
+    from app.main import bp as main_bp
+    from rewards import bp as rewards_bp
+    from surveys import bp as surveys_bp
+
+    for bp in (main_bp, accounts_bp, admin_bp, rewards_bp, surveys_bp):
+        app.register_blueprint(bp)
+
+
+def _wants_json() -> bool:
+    best = request.accept_mimetypes.best_match(["application/json", "text/html"])
+    return best == "application/json" and request.accept_mimetypes[best] > request.accept_mimetypes["text/html"]
+
+
+def register_errorhandlers(app: Flask) -> None:
+    """Friendly error pages (HTML or JSON by ``Accept``); the session rolls back first."""
+
+    messages = {
+        400: lambda: _("That request did not look right. Please try again."),
+        403: lambda: _("This page is not available to your account."),
+        404: lambda: _("We could not find that page."),
+        405: lambda: _("That action is not allowed here."),
+        410: lambda: _("That link has expired."),
+        413: lambda: _("That file is too large."),
+        429: lambda: _("Too many attempts. Wait a minute and try again."),
+        500: lambda: _("Something went wrong on our side. We are looking into it."),
+    }
+
+    def render_error(code: int):
+        db.session.rollback()
+        message = messages.get(code, messages[500])()
+        if _wants_json():
+            return jsonify(error=message, status=code), code
+        return render_template("errors/error.html", code=code, message=message), code
+
+    def handle_http(exc: HTTPException):
+        if exc.code is None or exc.code < 400:
+            return exc
+        return render_error(exc.code)
+
+    def handle_unexpected(exc: Exception):
+        log.exception("unhandled error")
+        return render_error(500)
+
+    from flask_wtf.csrf import CSRFError
+
+    def handle_csrf(exc: CSRFError):
+        db.session.rollback()
+        message = _("Your session expired. Reload the page and try again.")
+        if _wants_json():
+            return jsonify(error=message, status=400), 400
+        return render_template("errors/error.html", code=400, message=message), 400
+
+    app.register_error_handler(CSRFError, handle_csrf)
+    app.register_error_handler(HTTPException, handle_http)
+    app.register_error_handler(Exception, handle_unexpected)
+
+
+def register_commands(app: Flask) -> None:
+    """Add the ``flask`` commands (seed-demo, create-user, import-users, serve)."""
+    from app.cli import commands
+
+    for command in commands:
+        app.cli.add_command(command)
+
+
+def register_hooks(app: Flask) -> None:
+    """Security headers and per-request template context."""
+    from app.security import set_security_headers
+
+    app.after_request(set_security_headers)
+
+    @app.context_processor
+    def inject_shell():
+        from app.forms import ConfirmForm
+
+        return {"shell_form": ConfirmForm, "herald_env": app.config["HERALD_ENV"], "g": g}

@@ -1,0 +1,55 @@
+"""Admin forms for people and the organisation."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileAllowed, FileField, FileRequired
+from wtforms import BooleanField, SelectField, SelectMultipleField, StringField
+from wtforms.validators import DataRequired, Length
+from wtforms.widgets import CheckboxInput, ListWidget
+
+from app.forms import email_field
+
+ROLE_CHOICES = [("employee", _l("Employee")), ("admin", _l("Admin")), ("hr", _l("HR"))]
+
+
+class MultiCheckboxField(SelectMultipleField):
+    """A multiple choice rendered as checkboxes (thumb-friendly)."""
+
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+
+
+class UserForm(FlaskForm):
+    """Create or edit a person."""
+
+    email = email_field()
+    display_name = StringField(_l("Name"), validators=[DataRequired(), Length(max=120)])
+    department_id = SelectField(_l("Department"), coerce=int)
+    location_id = SelectField(_l("Location"), coerce=int)
+    timezone = StringField(_l("Time zone"), validators=[Length(max=64)], default="")
+    roles = MultiCheckboxField(
+        _l("Roles"),
+        choices=ROLE_CHOICES,
+        default=["employee"],
+        validators=[DataRequired(message=_l("Choose at least one role."))],
+    )
+    send_invite = BooleanField(_l("E-mail an invitation now"), default=True)
+
+
+class NameForm(FlaskForm):
+    """A department or location name."""
+
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=120)])
+    timezone = StringField(_l("Time zone"), validators=[Length(max=64)], default="")
+
+
+class ImportForm(FlaskForm):
+    """Upload an employee CSV."""
+
+    file = FileField(
+        _l("CSV file"),
+        validators=[FileRequired(_l("Choose a CSV file.")), FileAllowed(["csv", "txt"], _l("Upload a .csv file."))],
+    )
+    send_invites = BooleanField(_l("E-mail invitations to new people"), default=False)

@@ -1,0 +1,202 @@
+"""``flask --app wsgi <command>``: seed-demo, create-user, import-users, serve."""
+
+from __future__ import annotations
+
+import os
+import random
+import secrets
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+from sqlalchemy import func, select
+
+from app.database import write_intent
+from app.extensions import db
+
+DEMO_DOMAIN = "northwind.example"
+DEMO_DEPARTMENTS = ["Engineering", "Marketing", "Sales", "Customer Success", "People & Culture", "Finance"]
+DEMO_LOCATIONS = [("Warsaw", "Europe/Warsaw"), ("Berlin", "Europe/Berlin"), ("New York", "America/New_York")]
+FIRST_NAMES = [
+    "Ola", "Piotr", "Anna", "Marek", "Zofia", "Jan", "Kasia", "Tomasz", "Lena", "Jonas", "Mia", "Felix",
+    "Hannah", "Lukas", "Emma", "Noah", "Sofia", "Liam", "Ava", "Mateo", "Priya", "Arjun", "Mei", "Kenji",
+    "Amara", "Kwame", "Lucia", "Diego", "Ines", "Oskar", "Maja", "Wiktor",
+]  # fmt: skip
+LAST_NAMES = [
+    "Nowak", "Kowalska", "Wiśniewski", "Zielińska", "Müller", "Schmidt", "Fischer", "Weber", "Johnson",
+    "Garcia", "Chen", "Okafor", "Patel", "Rossi", "Silva", "Kim", "Larsen", "Novak", "Dubois", "Haddad",
+]  # fmt: skip
+DEMO_ACCOUNTS = [
+    ("admin", "Alex Admin", ["employee", "admin"], "Marketing", "Warsaw"),
+    ("hr", "Helena HR", ["employee", "hr"], "People & Culture", "Berlin"),
+    ("employee", "Ola Nowak", ["employee"], "Engineering", "Warsaw"),
+]
+DEMO_EMPLOYEES = 66
+
+
+def _refuse_in_production():
+    if current_app.config["HERALD_ENV"] == "production":
+        raise click.ClickException("demo accounts are refused in production mode (HERALD_ENV=production)")
+
+
+def seed_demo_data(print_fn=click.echo) -> dict[str, str]:
+    """Create the demo company (idempotent) and return the demo accounts' fresh passwords."""
+    from app.accounts import services as accounts
+    from app.accounts.models import User
+    from app.org import services as org
+
+    _refuse_in_production()
+    rng = random.Random(42)  # the same people every time
+    depts = {name: org.get_or_create_department(name) for name in DEMO_DEPARTMENTS}
+    locs = {name: org.get_or_create_location(name, tz) for name, tz in DEMO_LOCATIONS}
+    passwords = {}
+    for handle, name, roles, dept, loc in DEMO_ACCOUNTS:
+        email = f"{handle}@{DEMO_DOMAIN}"
+        user = accounts.get_user_by_email(email)
+        if user is None:
+            user = accounts.create_user(
+                email, name, roles=roles, department=depts[dept], location=locs[loc],
+                status="active", is_demo=True,
+            )  # fmt: skip
+        password = secrets.token_urlsafe(9)
+        accounts.set_password(user, password)
+        passwords[email] = password
+    created = 0
+    for i in range(DEMO_EMPLOYEES):
+        first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
+        dept = DEMO_DEPARTMENTS[i % len(DEMO_DEPARTMENTS)]
+        loc_name, _tz = DEMO_LOCATIONS[rng.randrange(len(DEMO_LOCATIONS))]
+        email = f"{first}.{last}.{i + 1}@{DEMO_DOMAIN}".lower()
+        if accounts.get_user_by_email(email) is None:
+            accounts.create_user(
+                email, f"{first} {last}", department=depts[dept], location=locs[loc_name],
+                status="active", is_demo=True,
+            )  # fmt: skip
+            created += 1
+    total = db.session.scalar(select(func.count()).select_from(User))
+    print_fn(f"Demo company ready: {total} people, {len(depts)} departments, {len(locs)} locations.")
+    return passwords
+
+
+@click.command("seed-demo")
+@with_appcontext
+def seed_demo():
+    """Create (or refresh) the demo company and print the demo sign-ins."""
+    with write_intent():
+        passwords = seed_demo_data()
+        db.session.commit()
+    _print_credentials(passwords)
+
+
+def _print_credentials(passwords: dict[str, str]) -> None:
+    click.echo("Demo sign-ins (passwords are new each time this runs):")
+    for email, password in passwords.items():
+        click.echo(f"  {email:32} {password}")
+
+
+@click.command("create-user")
+@click.argument("email")
+@click.option("--name", required=True, help="Display name.")
+@click.option("--role", "roles", multiple=True, default=["employee"], show_default=True,
+              type=click.Choice(["employee", "admin", "hr"]), help="Repeat for several roles.")  # fmt: skip
+@click.option("--password", is_flag=True, help="Prompt for a password and activate the account now.")
+@click.option("--invite", is_flag=True, help="E-mail an invitation link instead.")
+@with_appcontext
+def create_user(email, name, roles, password, invite):
+    """Create an account (active with --password, else invited)."""
+    from app.accounts import services as accounts
+
+    secret = click.prompt("Password", hide_input=True, confirmation_prompt=True) if password else None
+    with write_intent():
+        try:
+            user = accounts.create_user(
+                email, name, roles=list(roles), password=secret, status="active" if secret else "invited"
+            )
+        except accounts.AccountError as exc:
+            raise click.ClickException(str(exc))
+        if invite:
+            accounts.send_invite(user)
+        db.session.commit()
+    click.echo(f"Created {user.email} ({', '.join(sorted(user.roles))}, {user.status}).")
+
+
+@click.command("import-users")
+@click.argument("csv_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--invite", is_flag=True, help="E-mail invitations to people created by this import.")
+@with_appcontext
+def import_users(csv_file: Path, invite: bool):
+    """Import employees from CSV (email,name,department,location,roles[,timezone]); all rows or none."""
+    from app.org.services import import_employees
+
+    with write_intent():
+        report = import_employees(csv_file.read_bytes(), send_invites=invite)
+        if not report.ok:
+            db.session.rollback()
+            for line, reason in report.errors:
+                click.echo(f"line {line}: {reason}", err=True)
+            raise click.ClickException(f"nothing imported: {len(report.errors)} problem(s)")
+        db.session.commit()
+    click.echo(f"Imported {len(report.created)} new, {len(report.updated)} updated, {report.unchanged} unchanged.")
+
+
+@click.command("serve")
+@click.option("--host", default=lambda: os.environ.get("HERALD_HOST", "127.0.0.1"), show_default="127.0.0.1")
+@click.option("--port", default=lambda: int(os.environ.get("HERALD_PORT", "5000")), show_default="5000")
+@click.option("--workers", default=lambda: os.cpu_count() or 2, show_default="CPU cores")
+@click.option("--no-tasks", is_flag=True, help="Do not start a task consumer (one runs elsewhere).")
+@with_appcontext
+def serve(host, port, workers, no_tasks):
+    """Migrate the database, seed the demo company on first run, start gunicorn and the task consumer."""
+    from flask_migrate import upgrade
+
+    from app.accounts.models import User
+
+    upgrade()
+    with write_intent():
+        empty = db.session.scalar(select(func.count()).select_from(User)) == 0
+        if empty and current_app.config["HERALD_ENV"] != "production":
+            _print_credentials(seed_demo_data())
+            db.session.commit()
+    db.session.remove()
+    env = os.environ.copy()
+    procs = []
+    if not no_tasks:
+        procs.append(subprocess.Popen(  # noqa: S603
+            [sys.executable, "-m", "huey.bin.huey_consumer", "app.tasks.huey", "-w", "2", "-k", "thread"],
+            env=env,
+        ))  # fmt: skip
+    procs.append(subprocess.Popen([  # noqa: S603
+        sys.executable, "-m", "gunicorn", "--workers", str(workers), "--worker-class", "gthread",
+        "--threads", "4", "--bind", f"{host}:{port}", "--access-logfile", "-", "wsgi:app",
+    ], env=env))  # fmt: skip
+    click.echo(f"Herald is running on http://{host}:{port}/ (Ctrl+C stops it)")
+
+    def stop(*_args):
+        for proc in procs:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGINT)
+
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        while all(proc.poll() is None for proc in procs):
+            try:
+                procs[-1].wait(timeout=1)
+            except subprocess.TimeoutExpired:
+                continue
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stop()
+        for proc in procs:
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+    sys.exit(0)
+
+
+commands = [seed_demo, create_user, import_users, serve]

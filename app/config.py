@@ -1,0 +1,138 @@
+"""Configuration from ``HERALD_*`` environment variables.
+
+Every setting has a safe default for the embedded mode (SQLite in the instance
+folder, tasks in SQLite, mail to the console). Secrets that are not given are
+generated once into the instance folder with mode 0600, so a restart keeps the
+same session key and a second web host can be given the same file or variable.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import stat
+from datetime import timedelta
+from pathlib import Path
+
+ENV_PREFIX = "HERALD_"
+
+
+def env(name: str, default: str | None = None) -> str | None:
+    """Return ``HERALD_<name>`` from the environment, or ``default``."""
+    value = os.environ.get(ENV_PREFIX + name)
+    return value if value not in (None, "") else default
+
+
+def env_bool(name: str, default: bool = False) -> bool:
+    """Read a boolean ``HERALD_<name>`` (1/true/yes/on)."""
+    value = env(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def env_int(name: str, default: int) -> int:
+    """Read an integer ``HERALD_<name>``."""
+    value = env(name)
+    return int(value) if value is not None else default
+
+
+def instance_path() -> Path:
+    """The instance folder: ``HERALD_INSTANCE_PATH`` or ``./instance``."""
+    return Path(env("INSTANCE_PATH", str(Path.cwd() / "instance"))).resolve()
+
+
+def read_or_create_secret(folder: Path, name: str, nbytes: int = 32) -> str:
+    """Return the secret stored in ``folder/name``, creating it (mode 0600) if missing.
+
+    Created with ``O_EXCL`` so two processes starting at once agree on one value.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as fh:
+        fh.write(secrets.token_urlsafe(nbytes))
+    return path.read_text().strip()
+
+
+def secret_file_is_private(path: Path) -> bool:
+    """True when a secret file is readable by its owner only."""
+    return not (path.stat().st_mode & (stat.S_IRWXG | stat.S_IRWXO))
+
+
+def load_config(overrides: dict | None = None) -> dict:
+    """Build the Flask config dict from the environment, then apply ``overrides``."""
+    folder = instance_path()
+    production = env("ENV", "development") == "production"
+    cfg: dict = {
+        "HERALD_ENV": "production" if production else "development",
+        "INSTANCE_PATH": str(folder),
+        "SECRET_KEY": env("SECRET_KEY"),
+        "BASE_URL": env("BASE_URL", "http://127.0.0.1:5000"),
+        "SQLALCHEMY_DATABASE_URI": env("DATABASE_URL", f"sqlite:///{folder / 'herald.db'}"),
+        "REDIS_URL": env("REDIS_URL"),
+        "MEDIA_ROOT": env("MEDIA_ROOT", str(folder / "uploads")),
+        "MAX_CONTENT_LENGTH": env_int("MAX_UPLOAD_MB", 8) * 1024 * 1024,
+        "AVATAR_MAX_BYTES": 2 * 1024 * 1024,
+        "MAIL_BACKEND": env("MAIL_BACKEND", "smtp" if production else "console"),
+        "MAIL_FROM": env("MAIL_FROM", "Herald <herald@localhost>"),
+        "SMTP_HOST": env("SMTP_HOST", "localhost"),
+        "SMTP_PORT": env_int("SMTP_PORT", 587),
+        "SMTP_USER": env("SMTP_USER"),
+        "SMTP_PASSWORD": env("SMTP_PASSWORD"),
+        "SMTP_STARTTLS": env_bool("SMTP_STARTTLS", True),
+        "LOGIN_RATE_LIMIT": env("LOGIN_RATE_LIMIT", "10 per minute;50 per hour"),
+        "MAGIC_LINK_TTL": timedelta(minutes=env_int("MAGIC_LINK_MINUTES", 15)),
+        "PASSWORD_RESET_TTL": timedelta(hours=1),
+        "INVITE_TTL": timedelta(days=env_int("INVITE_DAYS", 14)),
+        "DEFAULT_TIMEZONE": env("DEFAULT_TIMEZONE", "UTC"),
+        "BABEL_DEFAULT_LOCALE": "en",
+        "LANGUAGES": ["en", "pl"],
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": production,
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
+        "REMEMBER_COOKIE_SECURE": production,
+        "REMEMBER_COOKIE_DURATION": timedelta(days=60),
+        "PERMANENT_SESSION_LIFETIME": timedelta(days=14),
+        "WTF_CSRF_TIME_LIMIT": None,
+        "WTF_CSRF_HEADERS": ["X-CSRFToken"],
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "TASKS_IMMEDIATE": env_bool("TASKS_IMMEDIATE", False),
+        "TRUST_PROXY": env_int("TRUST_PROXY", 0),
+    }
+    if overrides:
+        cfg.update(overrides)
+    if not cfg["SECRET_KEY"]:
+        cfg["SECRET_KEY"] = read_or_create_secret(Path(cfg["INSTANCE_PATH"]), "secret_key")
+        cfg["SECRET_KEY_FILE"] = str(Path(cfg["INSTANCE_PATH"]) / "secret_key")
+    uri = cfg["SQLALCHEMY_DATABASE_URI"]
+    if uri.startswith("postgresql://"):
+        # psycopg 3 is the driver we ship in the [postgres] extra.
+        cfg["SQLALCHEMY_DATABASE_URI"] = "postgresql+psycopg://" + uri[len("postgresql://") :]
+    cfg["RATELIMIT_STORAGE_URI"] = cfg["REDIS_URL"] or "memory://"
+    cfg["RATELIMIT_HEADERS_ENABLED"] = True
+    return cfg
+
+
+def production_problems(cfg: dict) -> list[str]:
+    """Return every reason the configuration is unsafe for production (empty when fine)."""
+    problems = []
+    if cfg.get("DEBUG"):
+        problems.append("debug mode is on; unset FLASK_DEBUG")
+    if len(cfg.get("SECRET_KEY") or "") < 32:
+        problems.append("HERALD_SECRET_KEY must be at least 32 characters")
+    key_file = cfg.get("SECRET_KEY_FILE")
+    if key_file and not secret_file_is_private(Path(key_file)):
+        problems.append(f"{key_file} is readable by other users; chmod 600 it")
+    if not str(cfg.get("BASE_URL", "")).startswith("https://"):
+        problems.append("HERALD_BASE_URL must be an https:// address (links in e-mails, secure cookies)")
+    if cfg.get("MAIL_BACKEND") not in {"smtp"}:
+        problems.append("HERALD_MAIL_BACKEND must be smtp; sign-in links would never reach people")
+    if not cfg.get("SESSION_COOKIE_SECURE"):
+        problems.append("session cookies must be Secure in production")
+    return problems

@@ -1,0 +1,59 @@
+"""Engine tuning per database.
+
+SQLite: WAL journal, a busy timeout, foreign keys on, and ``BEGIN IMMEDIATE`` for
+every transaction that may write. A deferred transaction that later writes can
+fail with "database is locked" without waiting on the busy timeout, so requests
+with unsafe methods, CLI commands and tasks take the write lock up front; GET
+requests stay deferred and never block writers (WAL lets them read alongside).
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from contextvars import ContextVar
+
+from flask import has_request_context, request
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+_force_write: ContextVar[bool] = ContextVar("herald_force_write", default=False)
+
+
+@contextmanager
+def write_intent():
+    """Make transactions begun inside this block take SQLite's write lock up front."""
+    token = _force_write.set(True)
+    try:
+        yield
+    finally:
+        _force_write.reset(token)
+
+
+def _wants_immediate() -> bool:
+    if _force_write.get():
+        return True
+    if has_request_context():
+        return request.method not in SAFE_METHODS
+    return True
+
+
+def configure_engine(engine: Engine) -> None:
+    """Attach per-dialect connection settings to ``engine``."""
+    if engine.dialect.name != "sqlite":
+        return
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record):
+        # Let us issue BEGIN ourselves (pysqlite's own handling would defer it).
+        dbapi_connection.isolation_level = None
+        cur = dbapi_connection.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA busy_timeout=15000")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn):
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if _wants_immediate() else "BEGIN")

@@ -1,0 +1,18 @@
+"""The one event mechanism: blinker signals that features emit and others subscribe to.
+
+Emitters pass the sender (usually the Flask app) and keyword data. Receivers run
+inside the emitter's transaction, so whatever they write commits or rolls back
+with the action that caused it.
+"""
+
+from __future__ import annotations
+
+from blinker import Namespace
+
+signals = Namespace()
+
+user_invited = signals.signal("user-invited")
+user_activated = signals.signal("user-activated")
+user_signed_in = signals.signal("user-signed-in")
+user_deactivated = signals.signal("user-deactivated")
+employees_imported = signals.signal("employees-imported")

@@ -1,0 +1,7 @@
+"""The app shell: home, feed, leaderboard tabs, PWA files, media, health."""
+
+from flask import Blueprint
+
+bp = Blueprint("main", __name__)
+
+from app.main import routes  # noqa: E402,F401

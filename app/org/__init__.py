@@ -1,0 +1,1 @@
+"""Organisation: departments and locations, and the employee CSV import."""
