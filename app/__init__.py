@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, g, jsonify, render_template, request
+from flask import Flask, g, has_request_context, jsonify, render_template, request
 from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.exceptions import HTTPException
@@ -47,12 +47,16 @@ def create_app(config: dict | None = None) -> Flask:
 
 
 def _select_locale():
+    if not has_request_context():
+        return None
     if current_user and current_user.is_authenticated:
         return current_user.locale
     return request.accept_languages.best_match(["en", "pl"]) or "en"
 
 
 def _select_timezone():
+    if not has_request_context():
+        return None
     if current_user and current_user.is_authenticated:
         return current_user.timezone
     return None

@@ -17,6 +17,7 @@ def email_field(label=None, **kwargs):
     return EmailField(
         label or _l("E-mail"),
         validators=[DataRequired(), Email(message=_l("Enter a valid e-mail address.")), Length(max=254)],
+        filters=[lambda value: value.strip() if isinstance(value, str) else value],
         render_kw={"autocomplete": "email", "inputmode": "email", "autocapitalize": "none"},
         **kwargs,
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileAllowed, FileField
-from wtforms import BooleanField, PasswordField, SelectField, StringField
+from wtforms import BooleanField, PasswordField, SelectChoice, SelectField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length, Optional
 
 from app.accounts.services import MIN_PASSWORD_LENGTH
@@ -83,7 +83,7 @@ class ProfileForm(FlaskForm):
 
     display_name = StringField(_l("Name"), validators=[DataRequired(), Length(max=120)])
     timezone = SelectField(_l("Time zone"), validators=[DataRequired()])
-    locale = SelectField(_l("Language"), choices=[("en", "English"), ("pl", "Polski")])
+    locale = SelectField(_l("Language"), choices=[SelectChoice("en", "English"), SelectChoice("pl", "Polski")])
     avatar = FileField(
         _l("Photo"), validators=[FileAllowed(["jpg", "jpeg", "png", "webp"], _l("Use a JPEG, PNG or WebP."))]
     )

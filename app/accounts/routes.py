@@ -7,6 +7,7 @@ from urllib.parse import urlsplit
 from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
+from wtforms import SelectChoice
 
 from app.accounts import bp, services
 from app.accounts.forms import (
@@ -186,7 +187,7 @@ def _timezone_choices(current: str) -> list[tuple[str, str]]:
     names = sorted(n for n in available_timezones() if "/" in n and not n.startswith(("Etc/", "SystemV/")))
     if current not in names:
         names.insert(0, current)
-    return [(n, n.replace("_", " ")) for n in names]
+    return [SelectChoice(n, n.replace("_", " ")) for n in names]
 
 
 @bp.route("/me", methods=["GET", "POST"])

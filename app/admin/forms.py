@@ -5,13 +5,17 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileAllowed, FileField, FileRequired
-from wtforms import BooleanField, SelectField, SelectMultipleField, StringField
+from wtforms import BooleanField, SelectChoice, SelectField, SelectMultipleField, StringField
 from wtforms.validators import DataRequired, Length
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from app.forms import email_field
 
-ROLE_CHOICES = [("employee", _l("Employee")), ("admin", _l("Admin")), ("hr", _l("HR"))]
+ROLE_CHOICES = [
+    SelectChoice("employee", _l("Employee")),
+    SelectChoice("admin", _l("Admin")),
+    SelectChoice("hr", _l("HR")),
+]
 
 
 class MultiCheckboxField(SelectMultipleField):

@@ -6,6 +6,7 @@ from flask import Response, abort, flash, redirect, render_template, request, ur
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import func, or_, select
+from wtforms import SelectChoice
 
 from app import audit
 from app.accounts import services as accounts
@@ -31,12 +32,12 @@ def get_or_404(model, obj_id: int):
 
 
 def _org_choices(form: UserForm) -> None:
-    none = [(0, _("— none —"))]
+    none = [SelectChoice(0, _("— none —"))]
     form.department_id.choices = none + [
-        (d.id, d.name) for d in db.session.scalars(select(Department).order_by(Department.name))
+        SelectChoice(d.id, d.name) for d in db.session.scalars(select(Department).order_by(Department.name))
     ]
     form.location_id.choices = none + [
-        (loc.id, loc.name) for loc in db.session.scalars(select(Location).order_by(Location.name))
+        SelectChoice(loc.id, loc.name) for loc in db.session.scalars(select(Location).order_by(Location.name))
     ]
 
 
