@@ -45,7 +45,7 @@ def _org_choices(form: UserForm) -> None:
 @admin_required
 def dashboard():
     """Admin home: head counts and shortcuts."""
-    counts = dict(db.session.execute(select(User.status, func.count()).group_by(User.status)).tuples().all())
+    counts = dict(db.session.execute(select(User.status, func.count()).group_by(User.status)).all())
     return render_template(
         "admin/dashboard.html",
         counts={s: counts.get(s, 0) for s in STATUSES},
