@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, g, has_request_context, jsonify, render_template, request
+from flask import Flask, has_request_context, jsonify, render_template, request
 from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.exceptions import HTTPException
@@ -175,6 +175,6 @@ def register_hooks(app: Flask) -> None:
 
     @app.context_processor
     def inject_shell():
-        from app.forms import ConfirmForm
+        from flask_babel import get_locale
 
-        return {"shell_form": ConfirmForm, "herald_env": app.config["HERALD_ENV"], "g": g}
+        return {"html_lang": str(get_locale() or "en"), "herald_env": app.config["HERALD_ENV"]}

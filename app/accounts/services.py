@@ -10,7 +10,7 @@ import secrets
 from datetime import timedelta
 from zoneinfo import available_timezones
 
-from flask import current_app, url_for
+from flask import current_app, has_request_context, url_for
 from flask_babel import gettext as _
 from sqlalchemy import select, update
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -169,8 +169,12 @@ def consume_token(token: str, purpose: str) -> AuthToken | None:
 
 
 def _link(endpoint: str, token: str) -> str:
+    """An absolute link on ``BASE_URL`` (works in requests, commands and tasks alike)."""
     base = current_app.config["BASE_URL"].rstrip("/")
-    return base + url_for(endpoint, token=token)
+    if has_request_context():
+        return base + url_for(endpoint, token=token)
+    with current_app.test_request_context():
+        return base + url_for(endpoint, token=token)
 
 
 def send_magic_link(email: str, *, remember: bool = False) -> None:

@@ -1,0 +1,77 @@
+"""The flask commands: seed-demo, create-user."""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import func, select
+
+from app.accounts.models import User
+from app.extensions import db
+from app.org.models import Department, Location
+
+
+def test_seed_demo_builds_a_realistic_company_and_prints_sign_ins(app, runner, client):
+    result = runner.invoke(args=["seed-demo"])
+    assert result.exit_code == 0, result.output
+    with app.app_context():
+        people = db.session.scalar(select(func.count()).select_from(User))
+        assert people >= 60
+        assert db.session.scalar(select(func.count()).select_from(Department)) >= 5
+        assert db.session.scalar(select(func.count()).select_from(Location)) >= 3
+        roles = {
+            u.email: u.roles for u in db.session.scalars(select(User).where(User.email.like("%@northwind.example")))
+        }
+        assert "admin" in roles["admin@northwind.example"] and "hr" in roles["hr@northwind.example"]
+    creds = dict(re.findall(r"^\s+(\S+@northwind\.example)\s+(\S+)$", result.output, re.M))
+    assert set(creds) == {"admin@northwind.example", "hr@northwind.example", "employee@northwind.example"}
+    response = client.post(
+        "/login", data={"email": "admin@northwind.example", "password": creds["admin@northwind.example"]}
+    )
+    assert response.headers["Location"] == "/feed"
+    assert client.get("/admin/").status_code == 200
+
+
+def test_seed_demo_is_idempotent(app, runner):
+    runner.invoke(args=["seed-demo"])
+    with app.app_context():
+        first = db.session.scalar(select(func.count()).select_from(User))
+    result = runner.invoke(args=["seed-demo"])
+    assert result.exit_code == 0
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(User)) == first
+        assert db.session.scalar(select(func.count()).select_from(Department)) == 6
+
+
+def test_production_refuses_demo_accounts(app, runner):
+    app.config["HERALD_ENV"] = "production"
+    result = runner.invoke(args=["seed-demo"])
+    assert result.exit_code != 0
+    assert "refused in production" in result.output
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(User)) == 0
+
+
+def test_create_user_with_password_is_active(app, runner, client):
+    result = runner.invoke(
+        args=["create-user", "boss@example.com", "--name", "The Boss", "--role", "admin", "--role", "employee",
+              "--password"],
+        input="a long password\na long password\n",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "Created boss@example.com (admin, employee, active)." in result.output
+    response = client.post("/login", data={"email": "boss@example.com", "password": "a long password"})
+    assert response.status_code == 302
+
+
+def test_create_user_refuses_duplicates(runner):
+    runner.invoke(args=["create-user", "a@example.com", "--name", "A"])
+    result = runner.invoke(args=["create-user", "A@example.com", "--name", "A again"])
+    assert result.exit_code != 0
+    assert "already exists" in result.output
+
+
+def test_create_user_can_invite(runner, outbox):
+    result = runner.invoke(args=["create-user", "new@example.com", "--name", "New", "--invite"])
+    assert result.exit_code == 0
+    assert outbox[-1]["To"] == "new@example.com"
