@@ -163,10 +163,11 @@ def serve(host, port, workers, no_tasks):
             db.session.commit()
     db.session.remove()
     env = os.environ.copy()
+    env.setdefault("HERALD_BASE_URL", f"http://{host}:{port}")  # links in e-mails point here
     procs = []
     if not no_tasks:
         procs.append(subprocess.Popen(  # noqa: S603
-            [sys.executable, "-m", "huey.bin.huey_consumer", "app.tasks.huey", "-w", "2", "-k", "thread"],
+            [sys.executable, "-m", "huey.bin.huey_consumer", "app.worker.huey", "-w", "2", "-k", "thread"],
             env=env,
         ))  # fmt: skip
     procs.append(subprocess.Popen([  # noqa: S603

@@ -2,7 +2,7 @@
 
 Storage is SQLite in the instance folder by default and Redis when
 ``HERALD_REDIS_URL`` is set. The consumer runs with
-``huey_consumer app.tasks.huey -w 2 -k thread`` (``flask --app wsgi serve``
+``huey_consumer app.worker.huey -w 2 -k thread`` (``flask --app wsgi serve``
 starts one beside the web server). Tasks run inside an app context and commit
 once at the end, like a request; each must be idempotent.
 """
@@ -34,7 +34,7 @@ _app = None
 _app_lock = threading.Lock()
 
 
-def _consumer_app():
+def consumer_app():
     """The app a consumer process runs tasks in (created once, lazily)."""
     global _app
     with _app_lock:
@@ -59,7 +59,7 @@ def _in_app(fn):
         from app.database import write_intent
         from app.extensions import db
 
-        with _consumer_app().app_context(), write_intent():
+        with consumer_app().app_context(), write_intent():
             try:
                 result = fn(*args, **kwargs)
                 db.session.commit()

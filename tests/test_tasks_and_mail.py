@@ -126,3 +126,16 @@ def test_console_backend_prints_in_development(app, factory, capsys):
         db.session.commit()
     assert "mail to ola@example.com: Your Herald sign-in link" in capsys.readouterr().out
     assert mail_module.outbox == []
+
+
+def test_the_consumer_entry_point_knows_every_task(tmp_path):
+    """``huey_consumer app.worker.huey`` must find the tasks that web requests enqueue."""
+    import subprocess
+    import sys
+
+    env = {**os.environ, "HERALD_INSTANCE_PATH": str(tmp_path), "HERALD_TASKS_IMMEDIATE": "0"}
+    out = subprocess.run(
+        [sys.executable, "-c", "from app.worker import huey; print('\\n'.join(huey._registry._registry))"],
+        env=env, capture_output=True, text=True, check=True, timeout=60,
+    ).stdout  # fmt: skip
+    assert "app.mail.deliver_mail" in out.split()
