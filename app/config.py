@@ -115,6 +115,8 @@ def load_config(overrides: dict | None = None) -> dict:
         # psycopg 3 is the driver we ship in the [postgres] extra.
         cfg["SQLALCHEMY_DATABASE_URI"] = "postgresql+psycopg://" + uri[len("postgresql://") :]
     cfg["RATELIMIT_STORAGE_URI"] = cfg["REDIS_URL"] or "memory://"
+    cfg.setdefault("RATELIMIT_ENABLED", True)
+    cfg["RATELIMIT_KEY_PREFIX"] = "herald"
     cfg["RATELIMIT_HEADERS_ENABLED"] = True
     return cfg
 

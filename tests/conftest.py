@@ -110,6 +110,7 @@ def app(_app):
     """The app, with an empty database and a clean outbox after the test."""
     saved = dict(_app.config)
     mail_module.outbox.clear()
+    limiter.enabled = False  # another create_app() in a test may have switched it on
     yield _app
     _app.config.clear()
     _app.config.update(saved)

@@ -300,3 +300,30 @@ def test_profile_rejects_unknown_timezone(app, client, factory, auth):
     response = client.post("/me", data={"display_name": "X", "timezone": "Mars/Olympus", "locale": "en"})
     assert response.status_code == 400
     assert get(app, User, uid).display_name == "Ola Nowak"
+
+
+def test_rate_limits_live_in_redis_when_configured(app, factory, tmp_path):
+    """With HERALD_REDIS_URL every web host shares one count of sign-in attempts."""
+    import redis
+
+    from app import create_app
+
+    r = redis.Redis.from_url("redis://127.0.0.1:6379/14")
+    r.flushdb()
+    saved = (limiter._storage, limiter._limiter)
+    try:
+        factory.user("ola@example.com", "Ola", password=PASSWORD)
+        hosts = [
+            create_app({**app.config, "REDIS_URL": "redis://127.0.0.1:6379/14",
+                        "RATELIMIT_STORAGE_URI": "redis://127.0.0.1:6379/14", "LOGIN_RATE_LIMIT": "3 per minute"})
+            for _ in range(2)
+        ]  # fmt: skip
+        limiter.enabled = True
+        codes = [login(hosts[i % 2].test_client(), "ola@example.com", "wrong password!").status_code for i in range(4)]
+        assert codes == [400, 400, 400, 429]
+        keys = {k.decode() for k in r.keys("*")}
+        assert "LIMITS:LIMITER/herald/email:ola@example.com/accounts.login/3/1/minute" in keys
+    finally:
+        limiter._storage, limiter._limiter = saved
+        limiter.enabled = False
+        r.flushdb()
