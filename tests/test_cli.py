@@ -75,3 +75,13 @@ def test_create_user_can_invite(runner, outbox):
     result = runner.invoke(args=["create-user", "new@example.com", "--name", "New", "--invite"])
     assert result.exit_code == 0
     assert outbox[-1]["To"] == "new@example.com"
+
+
+def test_demo_accounts_cannot_sign_in_in_production(app, runner, client):
+    result = runner.invoke(args=["seed-demo"])
+    creds = dict(re.findall(r"^\s+(\S+@northwind\.example)\s+(\S+)$", result.output, re.M))
+    app.config["HERALD_ENV"] = "production"
+    response = client.post(
+        "/login", data={"email": "admin@northwind.example", "password": creds["admin@northwind.example"]}
+    )
+    assert response.status_code == 400

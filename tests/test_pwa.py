@@ -73,3 +73,19 @@ def test_polish_is_chosen_from_the_browser_for_visitors_and_from_the_profile_for
     # The catalogue may not translate every string yet; the locale selection itself must work.
     response = client.get("/login", headers={"Accept-Language": "pl-PL,pl;q=0.9"})
     assert '<html lang="pl">' in response.get_data(as_text=True)
+
+
+def test_unexpected_errors_get_the_friendly_500_page(database_url):
+    from app import create_app
+    from tests.conftest import TEST_CONFIG
+
+    app = create_app({**TEST_CONFIG, "SQLALCHEMY_DATABASE_URI": database_url})
+
+    @app.route("/boom")
+    def boom():
+        raise RuntimeError("kaboom")
+
+    response = app.test_client().get("/boom")
+    assert response.status_code == 500
+    body = response.get_data(as_text=True)
+    assert "Something went wrong on our side" in body and "kaboom" not in body

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from flask import current_app, has_app_context
 from flask_login import UserMixin
 from sqlalchemy import Boolean, CheckConstraint, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -47,9 +48,12 @@ class User(UserMixin, db.Model):
         back_populates="user", cascade="all, delete-orphan", lazy="selectin"
     )
 
-    # Flask-Login: a deactivated account keeps its history but cannot sign in.
+    # Flask-Login: a deactivated account keeps its history but cannot sign in, and
+    # demo accounts (known passwords printed by seed-demo) never work in production.
     @property
     def is_active(self) -> bool:  # type: ignore[override]
+        if self.is_demo and has_app_context() and current_app.config["HERALD_ENV"] == "production":
+            return False
         return self.status == "active"
 
     def get_id(self) -> str:
