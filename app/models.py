@@ -2,4 +2,20 @@
 
 from app.accounts.models import AuthToken, User, UserRole  # noqa: F401
 from app.audit import AuditEntry  # noqa: F401
+from app.content.models import (  # noqa: F401
+    Campaign,
+    Caption,
+    Click,
+    Comment,
+    FeedItem,
+    FeedSource,
+    Post,
+    PostDepartment,
+    PostLike,
+    PostLocation,
+    Share,
+    Suggestion,
+    TrackedLink,
+    UniqueVisit,
+)
 from app.org.models import Department, Location  # noqa: F401

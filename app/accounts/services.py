@@ -11,6 +11,7 @@ from datetime import timedelta
 from zoneinfo import available_timezones
 
 from flask import current_app, has_request_context, url_for
+from flask_babel import force_locale
 from flask_babel import gettext as _
 from sqlalchemy import select, update
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -191,28 +192,30 @@ def send_magic_link(email: str, *, remember: bool = False) -> None:
         return
     token = issue_token(user, "magic", remember=remember)
     minutes = int(current_app.config["MAGIC_LINK_TTL"].total_seconds() // 60)
-    send_mail(
-        user.email,
-        _("Your Herald sign-in link"),
-        "magic_link",
-        user=user,
-        link=_link("accounts.magic_landing", token),
-        minutes=minutes,
-    )
+    with force_locale(user.locale):  # the recipient's language, not the requester's
+        send_mail(
+            user.email,
+            _("Your Herald sign-in link"),
+            "magic_link",
+            user=user,
+            link=_link("accounts.magic_landing", token),
+            minutes=minutes,
+        )
 
 
 def send_invite(user: User, inviter: User | None = None) -> None:
     """E-mail an invitation link that activates the account."""
     token = issue_token(user, "invite")
-    send_mail(
-        user.email,
-        _("You are invited to Herald"),
-        "invite",
-        user=user,
-        inviter=inviter,
-        link=_link("accounts.accept_invite", token),
-        days=current_app.config["INVITE_TTL"].days,
-    )
+    with force_locale(user.locale):
+        send_mail(
+            user.email,
+            _("You are invited to Herald"),
+            "invite",
+            user=user,
+            inviter=inviter,
+            link=_link("accounts.accept_invite", token),
+            days=current_app.config["INVITE_TTL"].days,
+        )
     events.user_invited.send(current_app._get_current_object(), user=user, inviter=inviter)
 
 
@@ -222,13 +225,14 @@ def send_password_reset(email: str) -> None:
     if user is None or not user.is_active:
         return
     token = issue_token(user, "reset")
-    send_mail(
-        user.email,
-        _("Reset your Herald password"),
-        "password_reset",
-        user=user,
-        link=_link("accounts.reset_password", token),
-    )
+    with force_locale(user.locale):
+        send_mail(
+            user.email,
+            _("Reset your Herald password"),
+            "password_reset",
+            user=user,
+            link=_link("accounts.reset_password", token),
+        )
 
 
 def activate(user: User, display_name: str | None = None, password: str | None = None) -> None:
