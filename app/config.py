@@ -104,6 +104,12 @@ def load_config(overrides: dict | None = None) -> dict:
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         "TASKS_IMMEDIATE": env_bool("TASKS_IMMEDIATE", False),
         "TRUST_PROXY": env_int("TRUST_PROXY", 0),
+        # Outgoing fetches (link previews, RSS): private addresses are refused unless listed here
+        # (comma-separated hosts, host:port or CIDR networks).
+        "FETCH_ALLOW_HOSTS": [h.strip() for h in (env("FETCH_ALLOW_HOSTS", "") or "").split(",") if h.strip()],
+        "FETCH_TIMEOUT": float(env("FETCH_TIMEOUT", "5")),
+        "FETCH_MAX_BYTES": env_int("FETCH_MAX_BYTES", 2 * 1024 * 1024),
+        "FEED_POLL_MINUTES": env_int("FEED_POLL_MINUTES", 30),
     }
     if overrides:
         cfg.update(overrides)
