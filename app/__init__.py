@@ -30,20 +30,31 @@ def create_app(config: dict | None = None) -> Flask:
         static_folder="../static",
     )
     app.config.update(settings)
+    # "//" in a path is a 404, not a redirect to a merged path (no surprises near /r/ links).
+    app.url_map.merge_slashes = False
     if app.config["HERALD_ENV"] == "production":
         problems = production_problems(app.config)
         if problems:
             raise InsecureConfiguration("Herald refuses to start in production mode:\n  - " + "\n  - ".join(problems))
-    if app.config["TRUST_PROXY"]:
-        n = app.config["TRUST_PROXY"]
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)
-
     register_extensions(app)
     register_blueprints(app)
     register_errorhandlers(app)
     register_commands(app)
     register_hooks(app)
+    register_middleware(app)
     return app
+
+
+def register_middleware(app: Flask) -> None:
+    """The tracked-link redirect in front of Flask, and proxy headers in front of both."""
+    from app.content.redirect import RedirectMiddleware
+
+    redirects = RedirectMiddleware(app, app.wsgi_app)
+    app.extensions["herald_redirects"] = redirects
+    app.wsgi_app = redirects
+    if app.config["TRUST_PROXY"]:
+        n = app.config["TRUST_PROXY"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)
 
 
 def _select_locale():
@@ -102,11 +113,12 @@ def register_blueprints(app: Flask) -> None:
     """Mount the core's blueprints, then the rewards and surveys packages."""
     from app.accounts import bp as accounts_bp
     from app.admin import bp as admin_bp
+    from app.content import bp as content_bp
     from app.main import bp as main_bp
     from rewards import bp as rewards_bp
     from surveys import bp as surveys_bp
 
-    for bp in (main_bp, accounts_bp, admin_bp, rewards_bp, surveys_bp):
+    for bp in (main_bp, accounts_bp, admin_bp, content_bp, rewards_bp, surveys_bp):
         app.register_blueprint(bp)
 
 
@@ -172,6 +184,20 @@ def register_hooks(app: Flask) -> None:
     from app.security import set_security_headers
 
     app.after_request(set_security_headers)
+
+    @app.after_request
+    def remember_the_sharer(response):
+        """A signed cookie lets the redirect flag a sharer's clicks on their own links (no session needed)."""
+        from app.content.redirect import SHARER_COOKIE, sharer_token
+
+        if current_user and current_user.is_authenticated:
+            token = sharer_token(app.config["SECRET_KEY"], current_user.id)
+            if request.cookies.get(SHARER_COOKIE) != token:
+                response.set_cookie(
+                    SHARER_COOKIE, token, max_age=365 * 86400, path="/r/", httponly=True, samesite="Lax",
+                    secure=app.config["SESSION_COOKIE_SECURE"],
+                )  # fmt: skip
+        return response
 
     @app.context_processor
     def inject_shell():

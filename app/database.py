@@ -17,22 +17,32 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-_force_write: ContextVar[bool] = ContextVar("herald_force_write", default=False)
+_intent: ContextVar[str | None] = ContextVar("herald_db_intent", default=None)
 
 
 @contextmanager
-def write_intent():
-    """Make transactions begun inside this block take SQLite's write lock up front."""
-    token = _force_write.set(True)
+def _with_intent(value: str):
+    token = _intent.set(value)
     try:
         yield
     finally:
-        _force_write.reset(token)
+        _intent.reset(token)
+
+
+def write_intent():
+    """Make transactions begun inside this block take SQLite's write lock up front."""
+    return _with_intent("write")
+
+
+def read_intent():
+    """Make transactions begun inside this block plain (deferred) reads, even outside a request."""
+    return _with_intent("read")
 
 
 def _wants_immediate() -> bool:
-    if _force_write.get():
-        return True
+    intent = _intent.get()
+    if intent is not None:
+        return intent == "write"
     if has_request_context():
         return request.method not in SAFE_METHODS
     return True

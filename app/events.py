@@ -16,3 +16,12 @@ user_activated = signals.signal("user-activated")
 user_signed_in = signals.signal("user-signed-in")
 user_deactivated = signals.signal("user-deactivated")
 employees_imported = signals.signal("employees-imported")
+
+# Content and sharing. Gamification and notifications subscribe; content never imports them.
+post_published = signals.signal("post-published")  # post
+share = signals.signal("share")  # share, post, user, first (False for a re-share)
+click = signals.signal("click")  # click (a unique click: not a bot, not the sharer, first per visitor/day)
+like = signals.signal("like")  # post, user
+comment = signals.signal("comment")  # comment, post, user
+suggestion_approved = signals.signal("suggestion-approved")  # suggestion, post, user (the employee)
+suggestion_rejected = signals.signal("suggestion-rejected")  # suggestion, user

@@ -55,3 +55,38 @@ def delete_media(relative: str | None) -> None:
     """Remove a stored file if it exists (missing files are fine)."""
     if relative:
         (media_root() / relative).unlink(missing_ok=True)
+
+
+def save_resized_image(stream, folder: str, widths: dict[str, int], max_bytes: int) -> dict[str, str]:
+    """Validate an uploaded image and store one WebP per named width (never upscaled).
+
+    Returns ``{name: relative path}``, e.g. ``{"phone": ..., "preview": ...}``.
+    """
+    from io import BytesIO
+
+    data = stream.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise ImageError(_("The image is larger than %(mb)d MB.", mb=max_bytes // (1024 * 1024)))
+    out: dict[str, str] = {}
+    try:
+        with Image.open(BytesIO(data)) as probe:
+            if probe.format not in ALLOWED_FORMATS:
+                raise ImageError(_("Use a JPEG, PNG or WebP image."))
+            if probe.width * probe.height > MAX_PIXELS:
+                raise ImageError(_("The image has too many pixels."))
+            probe.verify()
+        with Image.open(BytesIO(data)) as img:
+            img = ImageOps.exif_transpose(img).convert("RGB")
+            stem = secrets.token_urlsafe(12)
+            for name, width in widths.items():
+                copy = img.copy()
+                if copy.width > width:
+                    copy = copy.resize((width, round(copy.height * width / copy.width)), Image.Resampling.LANCZOS)
+                relative = f"{folder}/{stem}-{name}.webp"
+                target = media_root() / relative
+                target.parent.mkdir(parents=True, exist_ok=True)
+                copy.save(target, "WEBP", quality=82)
+                out[name] = relative
+    except (UnidentifiedImageError, OSError, Image.DecompressionBombError):
+        raise ImageError(_("This file is not an image we can read."))
+    return out

@@ -17,5 +17,6 @@ from app.content.models import (  # noqa: F401
     Suggestion,
     TrackedLink,
     UniqueVisit,
+    VisitorSalt,
 )
 from app.org.models import Department, Location  # noqa: F401

@@ -115,6 +115,14 @@ def app(_app):
     _app.config.clear()
     _app.config.update(saved)
     limiter.enabled = False
+    redirects = _app.extensions["herald_redirects"]
+    redirects.forget()
+    for leftover in redirects.spool.folder.glob("clicks-*"):
+        if leftover != redirects.spool._path:
+            leftover.unlink(missing_ok=True)
+    redirects.spool.rotate()
+    for leftover in redirects.spool.folder.glob("clicks-*.ready"):
+        leftover.unlink(missing_ok=True)
     _empty_all_tables(_app)
     mail_module.outbox.clear()
 
@@ -155,9 +163,14 @@ class Factory:
 
     def user(self, email=None, name=None, roles=("employee",), status="active", password=None, **kw):
         from app.accounts import services
+        from app.org.models import Department, Location
 
         self._n += 1
         with self.app.app_context():
+            if "department_id" in kw:
+                kw["department"] = db.session.get(Department, kw.pop("department_id"))
+            if "location_id" in kw:
+                kw["location"] = db.session.get(Location, kw.pop("location_id"))
             user = services.create_user(
                 email or f"person{self._n}@example.com",
                 name or f"Person {self._n}",

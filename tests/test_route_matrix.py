@@ -47,6 +47,28 @@ ACCESS = {
     "admin.locations": ADMIN,
     "admin.update_location": ADMIN,
     "admin.delete_location": ADMIN,
+    "content.redirect_link": PUBLIC,
+    "content.post": LOGIN,
+    "content.card": LOGIN,
+    "content.share": LOGIN,
+    "content.like": LOGIN,
+    "content.add_comment": LOGIN,
+    "content.edit_comment": LOGIN,
+    "content.remove_comment": ADMIN,
+    "content.suggest": LOGIN,
+    "content.activity": LOGIN,
+    "content.admin_posts": ADMIN,
+    "content.admin_new_post": ADMIN,
+    "content.admin_edit_post": ADMIN,
+    "content.admin_delete_post": ADMIN,
+    "content.admin_preview": ADMIN,
+    "content.admin_campaigns": ADMIN,
+    "content.admin_campaign": ADMIN,
+    "content.admin_suggestions": ADMIN,
+    "content.admin_reject_suggestion": ADMIN,
+    "content.admin_feeds": ADMIN,
+    "content.admin_poll_feed": ADMIN,
+    "content.admin_dismiss_item": ADMIN,
     "rewards.catalog": LOGIN,
     "surveys.inbox": LOGIN,
     "surveys.hr_home": HR,
@@ -95,8 +117,35 @@ def targets(app, factory):
     os.makedirs(media, exist_ok=True)
     with open(media + "/test.webp", "wb") as fh:
         fh.write(b"RIFF0000WEBP")
+    content = _content_targets(app, target)
     return {"user_id": target, "obj_id": None, "_dept": dept, "_loc": loc, "token": "not-a-real-token",
-            "filename": "avatars/test.webp"}  # fmt: skip
+            "filename": "avatars/test.webp", **content}  # fmt: skip
+
+
+def _content_targets(app, user_id):
+    """A live post with a comment, a tracked link, a campaign, a suggestion and a feed item."""
+    from app.content import engagement, services, sharing
+    from app.content.models import FeedItem, FeedSource
+
+    with app.test_request_context(method="POST"):
+        user = db.session.get(User, user_id)
+        campaign = services.create_campaign("Launch", "share", "shares", 10, None)
+        post = services.create_post(
+            services.PostData(title="Hello", url="https://example.com/a", action="publish", campaign_id=campaign.id),
+            user,
+        )
+        comment = engagement.add_comment(post, user, "Nice")
+        link = sharing.share_post(post, user, "linkedin").link
+        suggestion = engagement.suggest(user, "https://example.com/b", "")
+        source = FeedSource(url="https://example.com/feed.xml", title="Blog")
+        db.session.add(source)
+        db.session.flush()
+        item = FeedItem(source_id=source.id, guid="1", url="https://example.com/c", title="Item")
+        db.session.add(item)
+        db.session.commit()
+        return {"post_id": post.id, "comment_id": comment.id, "campaign_id": campaign.id,
+                "code": link.rsplit("/", 1)[1], "suggestion_id": suggestion.id, "source_id": source.id,
+                "item_id": item.id}  # fmt: skip
 
 
 def build_url(app, rule, targets):

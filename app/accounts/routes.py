@@ -121,6 +121,7 @@ def logout():
     response = redirect(url_for("accounts.login"))
     # Shared phones: cached pages of the last person must not survive sign-out.
     response.headers["Clear-Site-Data"] = '"cache", "storage"'
+    response.delete_cookie("herald_sharer", path="/r/")
     flash(_("You are signed out."), "info")
     return response
 

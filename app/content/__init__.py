@@ -3,3 +3,5 @@
 from flask import Blueprint
 
 bp = Blueprint("content", __name__)
+
+from app.content import admin_routes, routes  # noqa: E402,F401

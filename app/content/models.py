@@ -262,3 +262,10 @@ class FeedItem(db.Model):
     extra: Mapped[dict | None] = mapped_column(JSON)
 
     source: Mapped[FeedSource] = relationship(lazy="joined")
+
+
+class VisitorSalt(db.Model):
+    """The random salt of one day's visitor hashes; deleted after two days, so old hashes link to nobody."""
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    salt: Mapped[str] = mapped_column(String(64))

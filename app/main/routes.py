@@ -26,6 +26,7 @@ from app.security import login_required
 PRECACHE_STATIC = (
     "css/app.css",
     "js/app.js",
+    "js/share.js",
     "vendor/htmx-2.0.11/htmx.min.js",
     "icons/icon-192.png",
     "icons/icon-512.png",
@@ -44,8 +45,21 @@ def index():
 @bp.route("/feed")
 @login_required
 def feed():
-    """The Feed tab."""
-    return render_template("main/feed.html")
+    """The Feed tab: posts for me, newest first, pinned on top; htmx loads the next page on scroll."""
+    from flask import request
+
+    from app.content import services
+    from app.content.routes import card_context
+
+    filter_name = request.args.get("filter", "all")
+    if filter_name not in services.FEED_FILTERS:
+        filter_name = "all"
+    page = max(request.args.get("page", 1, type=int), 1)
+    posts, has_more = services.feed_page(current_user, filter_name, page)
+    context = {"posts": posts, "has_more": has_more, "page": page, "filter": filter_name, **card_context(posts)}
+    if request.headers.get("HX-Request") and page > 1:
+        return render_template("content/_cards.html", **context)
+    return render_template("main/feed.html", **context)
 
 
 @bp.route("/leaderboard")

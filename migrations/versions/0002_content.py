@@ -2,7 +2,7 @@
 
 Revision ID: 0002_content
 Revises: 0001_foundation
-Create Date: 2026-11-28 00:27:52.575363
+Create Date: 2026-11-28 00:30:49.008107
 
 """
 from alembic import op
@@ -46,6 +46,11 @@ def upgrade():
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_feed_source')),
     sa.UniqueConstraint('url', name=op.f('uq_feed_source_url'))
+    )
+    op.create_table('visitor_salt',
+    sa.Column('day', sa.Date(), nullable=False),
+    sa.Column('salt', sa.String(length=64), nullable=False),
+    sa.PrimaryKeyConstraint('day', name=op.f('pk_visitor_salt'))
     )
     op.create_table('post',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -299,6 +304,7 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_post_campaign_id'))
 
     op.drop_table('post')
+    op.drop_table('visitor_salt')
     op.drop_table('feed_source')
     op.drop_table('campaign')
     # ### end Alembic commands ###

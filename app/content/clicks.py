@@ -1,0 +1,322 @@
+"""Click attribution: visitor hashing, bot flags, and a durable spool between the redirect and the database.
+
+The redirect answers from memory and appends one line per click to a per-process
+spool file *before* it sends the 302, so a click answered is a click on disk: a
+worker killed with SIGKILL loses nothing it answered (the kernel keeps the write).
+A flusher thread in every web process moves spooled clicks into the database in
+batches, and also adopts the files of processes that died. Ingestion is
+idempotent (each click carries a unique id), so a crash between the database
+commit and deleting the file only makes the next pass skip what is already in.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import hmac
+import json
+import logging
+import os
+import re
+import secrets
+import socket
+import threading
+import time
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+from flask import current_app
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from app import events
+from app.content.models import Click, Post, TrackedLink, UniqueVisit, VisitorSalt
+from app.database import read_intent
+from app.extensions import db
+
+log = logging.getLogger("herald.clicks")
+
+# Crawlers and link-preview fetchers: recorded, flagged, never counted.
+BOT_RE = re.compile(
+    r"bot|crawl|spider|slurp|preview|facebookexternalhit|facebookcatalog|linkedinbot|twitterbot|slackbot"
+    r"|whatsapp|telegrambot|discordbot|skypeuripreview|embedly|quora link|pinterest|vkshare|redditbot"
+    r"|google-inspectiontool|headlesschrome|python-requests|curl/|wget/|go-http-client|okhttp|axios",
+    re.IGNORECASE,
+)
+BATCH = 2000
+
+
+def is_bot(user_agent: str) -> bool:
+    """True for crawlers, link-preview fetchers, scripts, and requests without a user agent."""
+    return not user_agent or bool(BOT_RE.search(user_agent))
+
+
+class SaltBook:
+    """Today's visitor salt, shared by every host through the database, cached per process."""
+
+    def __init__(self):
+        self._day: date | None = None
+        self._salt: bytes = b""
+        self._lock = threading.Lock()
+
+    def salt_for(self, day: date, engine) -> bytes:
+        """The salt of ``day`` (created by whichever process asks first)."""
+        if day == self._day:
+            return self._salt
+        with self._lock:
+            if day != self._day:
+                self._salt = self._load(day, engine)
+                self._day = day
+        return self._salt
+
+    @staticmethod
+    def _load(day: date, engine) -> bytes:
+        table = VisitorSalt.__table__
+        with read_intent(), engine.connect() as conn:
+            found = conn.execute(select(table.c.salt).where(table.c.day == day)).scalar()
+        if found is None:
+            # Another process may insert the same day at the same moment; its salt then wins.
+            with contextlib.suppress(IntegrityError), engine.begin() as conn:
+                conn.execute(insert(table).values(day=day, salt=secrets.token_hex(32)))
+            with read_intent(), engine.connect() as conn:
+                found = conn.execute(select(table.c.salt).where(table.c.day == day)).scalar()
+        return found.encode()
+
+
+salts = SaltBook()
+
+
+def visitor_hash(salt: bytes, ip: str, user_agent: str) -> str:
+    """A keyed hash of IP and user agent: the same visitor links up within a day, never across days."""
+    return hmac.new(salt, f"{ip}|{user_agent}".encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def forget_old_salts(keep_days: int = 2) -> int:
+    """Delete salts older than ``keep_days``: yesterday's hashes can then never be recomputed."""
+    cutoff = datetime.now(UTC).date() - timedelta(days=keep_days)
+    return db.session.execute(delete(VisitorSalt).where(VisitorSalt.day < cutoff)).rowcount
+
+
+class Spool:
+    """Append-only click files in ``<instance>/spool``; one active file per process."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.host = socket.gethostname().replace("-", "_")
+        self._lock = threading.Lock()
+        self._pid = None
+        self._fd = None
+        self._path: Path | None = None
+        self._seq = 0
+        self._token = ""
+        self._lines = 0
+
+    def _open(self):
+        self._pid = os.getpid()
+        self._token = secrets.token_hex(4)
+        self._path = self.folder / f"clicks-{self.host}-{self._pid}-{self._token}.active"
+        self._fd = os.open(self._path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        self._lines = 0
+
+    def append(self, record: dict) -> None:
+        """Write one click (the write reaches the kernel before this returns)."""
+        with self._lock:
+            if self._pid != os.getpid():  # first use, or a forked child
+                self._open()
+            self._seq += 1
+            record["uid"] = f"{self.host}-{self._pid}-{self._token}-{self._seq}"
+            os.write(self._fd, (json.dumps(record, separators=(",", ":")) + "\n").encode())
+            self._lines += 1
+
+    def rotate(self) -> None:
+        """Hand this process's active file to the ingester and start a new one."""
+        with self._lock:
+            if self._pid != os.getpid() or not self._lines:
+                return
+            os.close(self._fd)
+            self._path.rename(self._path.with_name(self._path.name.partition(".")[0] + ".ready"))
+            self._open()
+
+    def claimable(self) -> list[Path]:
+        """Files ready to ingest: rotated ones, and files of processes on this host that died."""
+        out = []
+        for path in sorted(self.folder.glob("clicks-*")):
+            host, writer_pid, state = _parse(path)
+            if host != self.host or path == self._path:
+                continue
+            claimer = int(state[3:]) if state.startswith("ing") and state[3:].isdigit() else None
+            orphaned = (state == "active" and not _alive(writer_pid)) or (claimer is not None and not _alive(claimer))
+            if state == "ready" or orphaned:
+                out.append(path)
+        return out
+
+
+def _parse(path: Path) -> tuple[str, int, str]:
+    """``clicks-<host>-<pid>-<token>.<state>`` -> (host, pid, state)."""
+    base, _, state = path.name.partition(".")
+    parts = base.split("-")
+    try:
+        return parts[1], int(parts[2]), state
+    except (IndexError, ValueError):
+        return "", 0, state
+
+
+def _alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _claim(path: Path) -> Path | None:
+    """Rename a file so only this process ingests it (rename is atomic)."""
+    base = path.name.partition(".")[0]
+    target = path.with_name(f"{base}.ing{os.getpid()}")
+    try:
+        path.rename(target)
+    except FileNotFoundError:
+        return None
+    return target
+
+
+def _read(path: Path) -> list[dict]:
+    records = []
+    with path.open("rb") as fh:
+        for raw in fh:
+            if not raw.endswith(b"\n"):
+                break  # a torn last line from a killed writer: it was never answered
+            try:
+                records.append(json.loads(raw))
+            except ValueError:
+                log.warning("skipping an unreadable click line in %s", path.name)
+    return records
+
+
+def ingest_records(records: list[dict]) -> int:
+    """Insert spooled clicks (skipping ones already in), decide uniqueness, emit ``click`` events.
+
+    Returns the number of clicks inserted. Runs in the caller's transaction.
+    """
+    if not records:
+        return 0
+    uids = [r["uid"] for r in records]
+    present = set()
+    for start in range(0, len(uids), 500):
+        present.update(db.session.scalars(select(Click.uid).where(Click.uid.in_(uids[start : start + 500]))))
+    fresh = [r for r in records if r["uid"] not in present]
+    if not fresh:
+        return 0
+    rows = []
+    link_clicks: dict[int, int] = {}
+    post_clicks: dict[int, int] = {}
+    unique_rows = []
+    for r in fresh:
+        when = datetime.fromtimestamp(r["ts"], UTC)
+        day = when.date()
+        unique = False
+        if not r["bot"] and not r["self"]:
+            unique = _first_visit(r["link"], day, r["vh"])
+        if unique:
+            link_clicks[r["link"]] = link_clicks.get(r["link"], 0) + 1
+            post_clicks[r["post"]] = post_clicks.get(r["post"], 0) + 1
+        row = {
+            "uid": r["uid"], "link_id": r["link"], "post_id": r["post"], "sharer_id": r["sharer"],
+            "network": r["net"], "clicked_at": when, "day": day, "referrer_host": r.get("ref", "")[:255],
+            "visitor_hash": r["vh"], "is_bot": r["bot"], "is_self": r["self"], "is_unique": unique,
+        }  # fmt: skip
+        rows.append(row)
+        if unique:
+            unique_rows.append(row)
+    db.session.execute(insert(Click), rows)
+    for link_id, n in link_clicks.items():
+        db.session.execute(
+            update(TrackedLink).where(TrackedLink.id == link_id).values(click_count=TrackedLink.click_count + n)
+        )
+    for post_id, n in post_clicks.items():
+        db.session.execute(update(Post).where(Post.id == post_id).values(click_count=Post.click_count + n))
+    if unique_rows:
+        sender = current_app._get_current_object()
+        for row in unique_rows:
+            click = db.session.scalar(select(Click).where(Click.uid == row["uid"]))
+            events.click.send(sender, click=click)
+    return len(rows)
+
+
+def _first_visit(link_id: int, day: date, vh: str) -> bool:
+    """Insert the (link, day, visitor) row; whoever inserts it first owns the unique click."""
+    try:
+        with db.session.begin_nested():
+            db.session.execute(insert(UniqueVisit).values(link_id=link_id, day=day, visitor_hash=vh))
+        return True
+    except IntegrityError:
+        return False
+
+
+def ingest_spool(spool: Spool) -> int:
+    """Move every claimable spool file into the database; returns clicks inserted."""
+    from app.database import write_intent
+
+    total = 0
+    for path in spool.claimable():
+        claimed = _claim(path)
+        if claimed is None:
+            continue
+        records = _read(claimed)
+        for start in range(0, len(records), BATCH):
+            with write_intent():
+                try:
+                    total += ingest_records(records[start : start + BATCH])
+                    db.session.commit()
+                except Exception:
+                    db.session.rollback()
+                    # Give the file back so the next pass retries it (ingestion is idempotent).
+                    claimed.rename(claimed.with_name(claimed.name.partition(".")[0] + ".ready"))
+                    raise
+        claimed.unlink(missing_ok=True)
+    return total
+
+
+class Flusher:
+    """A daemon thread per web process: rotate the spool, ingest ready files, every ``interval`` seconds."""
+
+    def __init__(self, app, spool: Spool, interval: float = 0.5):
+        self.app = app
+        self.spool = spool
+        self.interval = interval
+        self._pid = None
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+
+    def ensure_running(self) -> None:
+        """Start the thread in this process if it is not running yet (cheap when it is)."""
+        if self._pid == os.getpid():
+            return
+        with self._lock:
+            if self._pid == os.getpid():
+                return
+            self._pid = os.getpid()
+            self._stop = threading.Event()
+            threading.Thread(target=self._run, name="herald-click-flusher", daemon=True).start()
+
+    def flush(self) -> int:
+        """Rotate and ingest now (tests and shutdown call this)."""
+        self.spool.rotate()
+        with self.app.app_context():
+            try:
+                return ingest_spool(self.spool)
+            finally:
+                db.session.remove()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                self.flush()
+            except Exception:  # keep flushing; the files stay on disk until a pass succeeds
+                log.exception("click ingestion failed; will retry")
+                time.sleep(self.interval)

@@ -1,0 +1,159 @@
+"""``/r/<code>``: the public, hot redirect of tracked links, as a small WSGI layer in front of Flask.
+
+It needs no session, template, locale or limiter, so it skips Flask's request
+machinery: look the code up (cached per process), append the click to the spool,
+answer 302. Anything it does not recognise (an unknown or disabled code, another
+method) goes on to Flask, whose ``content.redirect`` route answers the 404 page,
+so the redirect can only ever lead to the URL stored for the post.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from sqlalchemy import select
+
+from app.content.clicks import Flusher, Spool, is_bot, salts, visitor_hash
+from app.content.models import Campaign, Post, TrackedLink
+from app.content.sharing import utm_target
+from app.database import read_intent
+from app.extensions import db
+
+CODE_RE = re.compile(r"[A-Za-z0-9]{6,16}")
+SHARER_COOKIE = "herald_sharer"
+CACHE_TTL = 60.0
+CACHE_MAX = 200_000
+
+
+@dataclass(frozen=True)
+class LinkEntry:
+    """What the redirect needs to know about a code."""
+
+    link_id: int
+    post_id: int
+    sharer_id: int
+    network: str
+    target: str
+
+
+def sharer_token(secret: str, user_id: int) -> str:
+    """The value of the cookie that tells the redirect a click is the sharer's own."""
+    mac = hmac.new(secret.encode(), f"sharer:{user_id}".encode(), hashlib.sha256).hexdigest()[:20]
+    return f"{user_id}.{mac}"
+
+
+def _cookie(environ, name: str) -> str:
+    raw = environ.get("HTTP_COOKIE", "")
+    if name not in raw:
+        return ""
+    for part in raw.split(";"):
+        key, _, value = part.strip().partition("=")
+        if key == name:
+            return value
+    return ""
+
+
+class RedirectMiddleware:
+    """Answers ``GET/HEAD /r/<code>`` before Flask; everything else passes through."""
+
+    def __init__(self, app, wsgi_app):
+        self.app = app
+        self.wsgi_app = wsgi_app
+        self.secret = app.config["SECRET_KEY"]
+        self.cache: dict[str, tuple[float, LinkEntry | None]] = {}
+        self.spool = Spool(Path(app.config["INSTANCE_PATH"]) / "spool")
+        self.flusher = Flusher(app, self.spool, app.config.get("CLICK_FLUSH_SECONDS", 0.5))
+        self._engine = None
+
+    @property
+    def engine(self):
+        if self._engine is None:
+            with self.app.app_context():
+                self._engine = db.engine
+        return self._engine
+
+    def lookup(self, code: str) -> LinkEntry | None:
+        """The link behind ``code`` (None when unknown or disabled), cached for a minute."""
+        now = time.monotonic()
+        hit = self.cache.get(code)
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        query = (
+            select(
+                TrackedLink.id, TrackedLink.post_id, TrackedLink.user_id, TrackedLink.network,
+                TrackedLink.variant, TrackedLink.enabled, Post.url, Post.slug, Campaign.slug,
+            )
+            .join(Post, Post.id == TrackedLink.post_id)
+            .outerjoin(Campaign, Campaign.id == Post.campaign_id)
+            .where(TrackedLink.code == code)
+        )  # fmt: skip
+        with read_intent(), self.engine.connect() as conn:
+            row = conn.execute(query).first()
+        entry = None
+        if row is not None and row.enabled:
+            target = utm_target(row.url, row.network, row[8] or row.slug, row.variant)
+            entry = LinkEntry(row.id, row.post_id, row.user_id, row.network, target)
+        if len(self.cache) >= CACHE_MAX:
+            self.cache.clear()
+        self.cache[code] = (now + CACHE_TTL, entry)
+        return entry
+
+    def forget(self, code: str | None = None) -> None:
+        """Drop a code (or everything) from this process's cache."""
+        if code is None:
+            self.cache.clear()
+        else:
+            self.cache.pop(code, None)
+
+    def record(self, environ, entry: LinkEntry) -> None:
+        """Append the click to the spool (before the 302 goes out)."""
+        now = time.time()
+        day = datetime.fromtimestamp(now, UTC).date()
+        ua = environ.get("HTTP_USER_AGENT", "")[:512]
+        ip = environ.get("REMOTE_ADDR", "")
+        token = _cookie(environ, SHARER_COOKIE)
+        referrer = environ.get("HTTP_REFERER", "")
+        self.spool.append(
+            {
+                "ts": now,
+                "link": entry.link_id,
+                "post": entry.post_id,
+                "sharer": entry.sharer_id,
+                "net": entry.network,
+                "ref": (urlsplit(referrer).hostname or "") if referrer else "",
+                "vh": visitor_hash(salts.salt_for(day, self.engine), ip, ua),
+                "bot": is_bot(ua),
+                "self": bool(token) and hmac.compare_digest(token, sharer_token(self.secret, entry.sharer_id)),
+            }
+        )
+        self.flusher.ensure_running()
+
+    def __call__(self, environ, start_response):
+        path = environ.get("PATH_INFO", "")
+        if not path.startswith("/r/"):
+            return self.wsgi_app(environ, start_response)
+        code = path[3:]
+        method = environ.get("REQUEST_METHOD", "GET")
+        entry = self.lookup(code) if method in ("GET", "HEAD") and CODE_RE.fullmatch(code) else None
+        if entry is None:
+            return self.wsgi_app(environ, start_response)
+        if method == "GET":
+            self.record(environ, entry)
+        start_response(
+            "302 Found",
+            [
+                ("Location", entry.target),
+                ("Cache-Control", "no-store"),
+                ("Content-Length", "0"),
+                ("Referrer-Policy", "strict-origin-when-cross-origin"),
+                ("X-Content-Type-Options", "nosniff"),
+            ],
+        )
+        return [b""]

@@ -1,0 +1,258 @@
+"""Employee pages: a post, sharing, likes and comments, suggestions, my activity; the redirect's 404."""
+
+from __future__ import annotations
+
+from flask import abort, flash, jsonify, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import ngettext
+from flask_login import current_user
+from sqlalchemy import func, select
+
+from app.content import bp, engagement, services, sharing
+from app.content.models import Comment, Post, Share, Suggestion, TrackedLink
+from app.extensions import db
+from app.forms import ConfirmForm
+from app.security import login_required, roles_required
+
+
+def visible_post_or_404(post_id: int) -> Post:
+    """A post the current user may see, or the 404 page."""
+    post = db.session.get(Post, post_id)
+    if post is None or not services.can_see(current_user, post):
+        abort(404)
+    return post
+
+
+def card_context(posts: list[Post]) -> dict:
+    """What the card template needs for a list of posts, in two queries."""
+    ids = [p.id for p in posts]
+    return {
+        "shared": services.shared_networks(current_user, ids),
+        "liked": engagement.likes(current_user, ids),
+    }
+
+
+def wants_json() -> bool:
+    return request.accept_mimetypes.best == "application/json"
+
+
+@bp.route("/r/<code>")
+def redirect_link(code: str):
+    """Tracked links are answered by ``RedirectMiddleware``; whatever reaches Flask is unknown."""
+    abort(404)
+
+
+@bp.route("/posts/<int:post_id>")
+@login_required
+def post(post_id: int):
+    """One post with its comments."""
+    item = visible_post_or_404(post_id)
+    return render_template(
+        "content/post.html",
+        post=item,
+        comments=engagement.comments_for(item),
+        **card_context([item]),
+    )
+
+
+@bp.route("/posts/<int:post_id>/card")
+@login_required
+def card(post_id: int):
+    """The card partial (htmx refreshes it after a share)."""
+    item = visible_post_or_404(post_id)
+    return render_template("content/_card.html", post=item, **card_context([item]))
+
+
+@bp.route("/posts/<int:post_id>/share", methods=["POST"])
+@login_required
+def share(post_id: int):
+    """Record a share; answer JSON for the share script, or go straight to the network without it."""
+    item = db.session.get(Post, post_id)
+    if item is None:
+        abort(404)
+    form = ConfirmForm()
+    if not form.validate_on_submit():
+        abort(400)
+    network = request.form.get("network", "")
+    caption = request.form.get("caption")
+    original = request.form.get("original")
+    edited = caption if caption is not None and caption.strip() != (original or "").strip() else None
+    try:
+        result = sharing.share_post(item, current_user, network, edited)
+    except services.ContentError as exc:
+        db.session.rollback()
+        if wants_json():
+            return jsonify(error=str(exc)), 409
+        flash(str(exc), "error")
+        return redirect(url_for("main.feed"))
+    db.session.commit()
+    payload = {
+        "network": result.network,
+        "link": result.link,
+        "text": result.text,
+        "intent_url": result.intent_url,
+        "first": result.first,
+        "share_count": result.share_count,
+        "share_count_label": ngettext("%(num)d share", "%(num)d shares", result.share_count),
+        "message": _("Shared. Every click on your link counts for you.")
+        if result.first
+        else _("Shared again. Points count once per network."),
+    }
+    if wants_json():
+        return jsonify(payload)
+    if result.intent_url:
+        return redirect(result.intent_url, code=303)
+    return render_template("content/share_done.html", post=item, result=result)
+
+
+@bp.route("/posts/<int:post_id>/like", methods=["POST"])
+@login_required
+def like(post_id: int):
+    """Like or unlike (htmx swaps the button)."""
+    item = visible_post_or_404(post_id)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    liked = engagement.toggle_like(item, current_user)
+    db.session.commit()
+    db.session.refresh(item)
+    if request.headers.get("HX-Request"):
+        return render_template("content/_like.html", post=item, liked=liked)
+    return redirect(url_for("content.post", post_id=item.id))
+
+
+@bp.route("/posts/<int:post_id>/comments", methods=["POST"])
+@login_required
+def add_comment(post_id: int):
+    """Add a comment."""
+    item = visible_post_or_404(post_id)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    try:
+        engagement.add_comment(item, current_user, request.form.get("body", ""))
+    except services.ContentError as exc:
+        db.session.rollback()
+        if request.headers.get("HX-Request"):
+            return render_template(
+                "content/_comments.html", post=item, comments=engagement.comments_for(item), error=str(exc)
+            ), 400
+        flash(str(exc), "error")
+        return redirect(url_for("content.post", post_id=item.id))
+    db.session.commit()
+    if request.headers.get("HX-Request"):
+        return render_template("content/_comments.html", post=item, comments=engagement.comments_for(item))
+    return redirect(url_for("content.post", post_id=item.id) + "#comments")
+
+
+def _comment_or_404(comment_id: int) -> Comment:
+    comment = db.session.get(Comment, comment_id)
+    if comment is None or comment.removed_at is not None:
+        abort(404)
+    return comment
+
+
+@bp.route("/comments/<int:comment_id>/edit", methods=["POST"])
+@login_required
+def edit_comment(comment_id: int):
+    """The author changes their comment (15 minutes)."""
+    comment = _comment_or_404(comment_id)
+    if comment.user_id != current_user.id:
+        abort(404)  # someone else's comment: not something this person can edit
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    try:
+        engagement.edit_comment(comment, current_user, request.form.get("body", ""))
+    except services.ContentError as exc:
+        db.session.rollback()
+        flash(str(exc), "error")
+    else:
+        db.session.commit()
+    return redirect(url_for("content.post", post_id=comment.post_id) + "#comments")
+
+
+@bp.route("/comments/<int:comment_id>/remove", methods=["POST"])
+@roles_required("admin")
+def remove_comment(comment_id: int):
+    """An admin removes a comment."""
+    comment = _comment_or_404(comment_id)
+    if ConfirmForm().validate_on_submit():
+        engagement.remove_comment(comment, current_user)
+        db.session.commit()
+        flash(_("The comment is removed."), "success")
+    return redirect(url_for("content.post", post_id=comment.post_id) + "#comments")
+
+
+@bp.route("/suggest", methods=["GET", "POST"])
+@login_required
+def suggest():
+    """Suggest a link for the library; see what happened to my earlier suggestions."""
+    error = None
+    if request.method == "POST":
+        if not ConfirmForm().validate_on_submit():
+            abort(400)
+        try:
+            engagement.suggest(current_user, request.form.get("url", ""), request.form.get("comment", ""))
+        except services.ContentError as exc:
+            db.session.rollback()
+            error = str(exc)
+        else:
+            db.session.commit()
+            flash(_("Thanks! An admin will review your suggestion."), "success")
+            return redirect(url_for("content.suggest"))
+    mine = db.session.scalars(
+        select(Suggestion).where(Suggestion.user_id == current_user.id).order_by(Suggestion.created_at.desc())
+    ).all()
+    return render_template("content/suggest.html", suggestions=mine, error=error, values=request.form), (
+        400 if error else 200
+    )
+
+
+@bp.route("/me/activity")
+@login_required
+def activity():
+    """My shares and the clicks they earned."""
+    rows = db.session.execute(
+        select(Share, Post, TrackedLink)
+        .join(Post, Post.id == Share.post_id)
+        .join(TrackedLink, TrackedLink.id == Share.link_id)
+        .where(Share.user_id == current_user.id)
+        .order_by(Share.last_shared_at.desc())
+        .limit(100)
+    ).all()
+    totals = db.session.execute(
+        select(func.count(Share.id), func.coalesce(func.sum(TrackedLink.click_count), 0))
+        .join(TrackedLink, TrackedLink.id == Share.link_id)
+        .where(Share.user_id == current_user.id)
+    ).one()
+    return render_template("content/activity.html", rows=rows, total_shares=totals[0], total_clicks=totals[1])
+
+
+NETWORK_LABELS = {
+    "linkedin": "LinkedIn",
+    "x": "X",
+    "facebook": "Facebook",
+    "whatsapp": "WhatsApp",
+}
+
+
+@bp.app_template_filter("network_label")
+def network_label(network: str) -> str:
+    """A network's name as people write it."""
+    if network in NETWORK_LABELS:
+        return NETWORK_LABELS[network]
+    return {"email": _("e-mail"), "copy": _("a copied link"), "native": _("your phone's share menu")}.get(
+        network, network
+    )
+
+
+@bp.app_template_filter("format_local")
+def format_local(value) -> str:
+    """A timestamp in the viewer's time zone and language."""
+    from flask_babel import format_datetime
+
+    return format_datetime(value, "short") if value else ""
+
+
+bp.add_app_template_global(services.pick_caption, "pick_caption")
+bp.add_app_template_global(services.render_caption, "render_caption")
+bp.add_app_template_global(engagement.linkify, "linkify")
+bp.add_app_template_global(engagement.can_edit, "can_edit")

@@ -1,0 +1,353 @@
+"""The content library: posts, captions, audiences, publishing windows, campaigns and the feed.
+
+Services change state and flush; the request or task commits.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+import unicodedata
+from dataclasses import dataclass, field
+from datetime import datetime
+from urllib.parse import urlsplit
+
+from flask import current_app
+from flask_babel import gettext as _
+from sqlalchemy import and_, exists, or_, select, update
+
+from app import events
+from app.accounts.models import User
+from app.content.models import (
+    CAMPAIGN_KINDS,
+    Campaign,
+    Caption,
+    Post,
+    PostDepartment,
+    PostLocation,
+    Share,
+)
+from app.extensions import db
+from app.timeutil import utcnow
+
+FEED_PAGE_SIZE = 10
+FEED_FILTERS = ("all", "new", "cta", "campaigns", "mine")
+PLACEHOLDERS = ("first_name", "name", "title", "link", "hashtags")
+_PLACEHOLDER_RE = re.compile(r"\{(\w+)\}")
+
+
+class ContentError(ValueError):
+    """A user-facing problem with content (the message is translated)."""
+
+
+def slugify(text: str, max_length: int = 60) -> str:
+    """A URL-safe slug: ``Q3 results: up 20%!`` -> ``q3-results-up-20``."""
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
+    return slug[:max_length].strip("-") or "post"
+
+
+def unique_slug(model, text: str) -> str:
+    """A slug not yet used by ``model`` (a short random suffix when taken)."""
+    base = slugify(text)
+    slug = base
+    while db.session.scalar(select(exists().where(model.slug == slug))):
+        slug = f"{base}-{secrets.token_hex(2)}"
+    return slug
+
+
+def check_url(url: str) -> str:
+    """Return a cleaned http(s) URL or raise ContentError."""
+    url = (url or "").strip()
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc or len(url) > 2000:
+        raise ContentError(_("Enter a full web address starting with https://."))
+    if parts.username or parts.password:
+        raise ContentError(_("Addresses with a user name or password are not allowed."))
+    return url
+
+
+def normalize_hashtags(text: str) -> str:
+    """``growth, #Hiring  remote`` -> ``#growth #Hiring #remote``."""
+    tags = [t.lstrip("#") for t in re.split(r"[\s,;]+", text or "") if t.strip("#")]
+    seen, out = set(), []
+    for tag in tags:
+        clean = re.sub(r"[^\w]", "", tag)
+        if clean and clean.lower() not in seen:
+            seen.add(clean.lower())
+            out.append("#" + clean)
+    return " ".join(out)[:300]
+
+
+@dataclass
+class PostData:
+    """What an admin submits for a post (already validated by the form)."""
+
+    title: str
+    url: str
+    body: str = ""
+    captions: list[tuple[str, str, str]] = field(default_factory=list)  # (network, variant, text)
+    hashtags: str = ""
+    language: str = "en"
+    campaign_id: int | None = None
+    department_ids: list[int] = field(default_factory=list)
+    location_ids: list[int] = field(default_factory=list)
+    action: str = "draft"  # draft | publish | schedule
+    publish_at: datetime | None = None
+    expire_at: datetime | None = None
+    pinned: bool = False
+    is_cta: bool = False
+    cta_deadline: datetime | None = None
+    source: str = "manual"
+    source_name: str = ""
+
+
+def _validate(data: PostData) -> None:
+    if not data.title.strip():
+        raise ContentError(_("Give the post a title."))
+    data.url = check_url(data.url)
+    now = utcnow()
+    if data.action == "schedule" and (data.publish_at is None or data.publish_at <= now):
+        raise ContentError(_("Choose a publication time in the future."))
+    if data.expire_at is not None:
+        start = data.publish_at if data.action == "schedule" else now
+        if data.expire_at <= start:
+            raise ContentError(_("The post must expire after it is published."))
+    if data.cta_deadline is not None and not data.is_cta:
+        data.cta_deadline = None
+    for _network, _variant, text in data.captions:
+        unknown = set(_PLACEHOLDER_RE.findall(text)) - set(PLACEHOLDERS)
+        if unknown:
+            raise ContentError(
+                _(
+                    "Unknown placeholder %(names)s. Use %(valid)s.",
+                    names=", ".join("{" + n + "}" for n in sorted(unknown)),
+                    valid=", ".join("{" + n + "}" for n in PLACEHOLDERS),
+                )
+            )
+
+
+def _apply(post: Post, data: PostData) -> None:
+    post.title = data.title.strip()[:200]
+    post.url = data.url
+    post.body = data.body.strip()
+    post.hashtags = normalize_hashtags(data.hashtags)
+    post.language = data.language or "en"
+    post.campaign_id = data.campaign_id or None
+    post.pinned = data.pinned
+    post.is_cta = data.is_cta
+    post.cta_deadline = data.cta_deadline
+    post.expire_at = data.expire_at
+    post.source = data.source
+    post.source_name = data.source_name or (urlsplit(data.url).hostname or "").removeprefix("www.")
+    post.captions = [
+        Caption(network=network, variant=variant, text=text.strip())
+        for network, variant, text in data.captions
+        if text.strip()
+    ]
+    post.departments = [PostDepartment(department_id=i) for i in sorted(set(data.department_ids))]
+    post.locations = [PostLocation(location_id=i) for i in sorted(set(data.location_ids))]
+    post.audience_all = not (data.department_ids or data.location_ids)
+    now = utcnow()
+    if data.action == "publish":
+        was_live = post.status == "published"
+        post.status = "published"
+        if not was_live or post.publish_at is None or post.publish_at > now:
+            post.publish_at = now
+    elif data.action == "schedule":
+        post.status = "scheduled"
+        post.publish_at = data.publish_at
+    else:
+        post.status = "draft"
+
+
+def create_post(data: PostData, actor: User | None) -> Post:
+    """Create a post (draft, published now, or scheduled)."""
+    _validate(data)
+    post = Post(slug=unique_slug(Post, data.title), created_by_id=getattr(actor, "id", None))
+    db.session.add(post)
+    _apply(post, data)
+    db.session.flush()
+    if post.status == "published":
+        events.post_published.send(current_app._get_current_object(), post=post)
+    return post
+
+
+def update_post(post: Post, data: PostData) -> Post:
+    """Change a post; publishing a draft announces it like a new post."""
+    was_published = post.status == "published"
+    _validate(data)
+    _apply(post, data)
+    db.session.flush()
+    if post.status == "published" and not was_published:
+        events.post_published.send(current_app._get_current_object(), post=post)
+    return post
+
+
+def publish_due(now: datetime | None = None) -> tuple[int, int]:
+    """Publish scheduled posts whose time has come and expire posts past ``expire_at``.
+
+    Guarded updates make a re-run (or two workers at once) harmless. Returns
+    (published, expired).
+    """
+    now = now or utcnow()
+    due_ids = db.session.scalars(select(Post.id).where(Post.status == "scheduled", Post.publish_at <= now)).all()
+    published = 0
+    for post_id in due_ids:
+        result = db.session.execute(
+            update(Post)
+            .where(Post.id == post_id, Post.status == "scheduled")
+            .values(status="published")
+            .execution_options(synchronize_session=False)
+        )
+        if result.rowcount:
+            published += 1
+            events.post_published.send(current_app._get_current_object(), post=db.session.get(Post, post_id))
+    expired = db.session.execute(
+        update(Post)
+        .where(Post.status == "published", Post.expire_at.is_not(None), Post.expire_at <= now)
+        .values(status="expired")
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    return published, expired
+
+
+def live_condition(now: datetime):
+    """SQL condition: published and inside the publication window (even before the task has run)."""
+    return and_(
+        Post.status.in_(("published", "scheduled")),
+        Post.publish_at.is_not(None),
+        Post.publish_at <= now,
+        or_(Post.expire_at.is_(None), Post.expire_at > now),
+    )
+
+
+def audience_condition(user: User):
+    """SQL condition: the post is for everyone, or for the user's department or location."""
+    conditions = [Post.audience_all.is_(True)]
+    if user.department_id:
+        conditions.append(
+            exists().where(PostDepartment.post_id == Post.id, PostDepartment.department_id == user.department_id)
+        )
+    if user.location_id:
+        conditions.append(exists().where(PostLocation.post_id == Post.id, PostLocation.location_id == user.location_id))
+    return or_(*conditions)
+
+
+def feed_query(user: User, filter_name: str = "all", now: datetime | None = None):
+    """The posts ``user`` may see, newest first (pinned on top), narrowed by a feed filter."""
+    now = now or utcnow()
+    shared_by_me = exists().where(Share.post_id == Post.id, Share.user_id == user.id)
+    query = select(Post).where(live_condition(now), audience_condition(user))
+    if filter_name == "new":
+        query = query.where(~shared_by_me)
+    elif filter_name == "cta":
+        query = query.where(Post.is_cta.is_(True))
+    elif filter_name == "campaigns":
+        query = query.where(Post.campaign_id.is_not(None))
+    elif filter_name == "mine":
+        query = query.where(shared_by_me)
+    return query.order_by(Post.pinned.desc(), Post.publish_at.desc(), Post.id.desc())
+
+
+def feed_page(user: User, filter_name: str = "all", page: int = 1) -> tuple[list[Post], bool]:
+    """One page of the feed and whether another follows."""
+    if filter_name not in FEED_FILTERS:
+        filter_name = "all"
+    page = max(page, 1)
+    rows = db.session.scalars(
+        feed_query(user, filter_name).offset((page - 1) * FEED_PAGE_SIZE).limit(FEED_PAGE_SIZE + 1)
+    ).all()
+    return rows[:FEED_PAGE_SIZE], len(rows) > FEED_PAGE_SIZE
+
+
+def can_see(user: User, post: Post, now: datetime | None = None) -> bool:
+    """True when ``post`` is live and in ``user``'s audience."""
+    now = now or utcnow()
+    return bool(
+        db.session.scalar(select(exists().where(Post.id == post.id, live_condition(now), audience_condition(user))))
+    )
+
+
+def shared_networks(user: User, post_ids: list[int]) -> dict[int, set[str]]:
+    """For each post, the networks ``user`` already shared it to (one query for a feed page)."""
+    out: dict[int, set[str]] = {}
+    if not post_ids:
+        return out
+    for post_id, network in db.session.execute(
+        select(Share.post_id, Share.network).where(Share.user_id == user.id, Share.post_id.in_(post_ids))
+    ):
+        out.setdefault(post_id, set()).add(network)
+    return out
+
+
+def _stable_choice(key: str, n: int) -> int:
+    """A choice that looks random but is the same every time for the same key (keyed with the secret)."""
+    digest = hmac.new(current_app.config["SECRET_KEY"].encode(), key.encode(), hashlib.sha256).digest()
+    return int.from_bytes(digest[:8], "big") % n
+
+
+def variant_for(post: Post, user: User) -> str:
+    """The caption variant this employee gets: A or B at random but consistently in an A/B test, else A."""
+    if post.campaign is not None and post.campaign.kind == "ab_test":
+        has_b = any(c.variant == "B" for c in post.captions)
+        if has_b:
+            return "AB"[_stable_choice(f"ab:{post.campaign_id}:{user.id}", 2)]
+    return "A"
+
+
+def pick_caption(post: Post, user: User, network: str = "generic") -> tuple[str, str]:
+    """The caption template (and variant) for this employee and network.
+
+    Several captions may be suggested per network; each employee gets one of
+    them (stable per employee), so a hundred colleagues do not post the same words.
+    Networks without their own captions fall back to the generic ones, then to any.
+    """
+    variant = variant_for(post, user)
+    pool = [c for c in post.captions if c.variant == variant] or list(post.captions)
+    for wanted in (network, "generic"):
+        matches = [c for c in pool if c.network == wanted]
+        if matches:
+            break
+    else:
+        matches = pool
+    if not matches:
+        return post.title, variant
+    return matches[_stable_choice(f"cap:{post.id}:{network}:{user.id}", len(matches))].text, variant
+
+
+def render_caption(template: str, post: Post, user: User, link: str | None) -> str:
+    """Fill the placeholders; ``{link}`` becomes the tracked link (or disappears when there is none yet)."""
+    values = {
+        "first_name": user.first_name,
+        "name": user.display_name,
+        "title": post.title,
+        "hashtags": post.hashtags,
+        "link": link or "",
+    }
+    text = _PLACEHOLDER_RE.sub(lambda m: values.get(m.group(1), m.group(0)), template)
+    return re.sub(r"[ \t]+\n", "\n", re.sub(r"[ \t]{2,}", " ", text)).strip()
+
+
+def create_campaign(name: str, kind: str, goal_metric: str, goal_target: int, ends_at, description="") -> Campaign:
+    """Create a campaign from one of the templates (share, call to action, A/B caption test)."""
+    if kind not in CAMPAIGN_KINDS:
+        raise ContentError(_("Unknown campaign type."))
+    if not name.strip():
+        raise ContentError(_("Give the campaign a name."))
+    if goal_target < 0:
+        raise ContentError(_("The goal cannot be negative."))
+    campaign = Campaign(
+        name=name.strip()[:120],
+        slug=unique_slug(Campaign, name),
+        kind=kind,
+        goal_metric=goal_metric if goal_metric in ("shares", "clicks") else "shares",
+        goal_target=goal_target,
+        ends_at=ends_at,
+        description=description.strip(),
+    )
+    db.session.add(campaign)
+    db.session.flush()
+    return campaign

@@ -1,0 +1,148 @@
+"""Sharing: an employee's tracked link per (post, network), share records, and share-intent URLs."""
+
+from __future__ import annotations
+
+import secrets
+import string
+from dataclasses import dataclass
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
+
+from flask import current_app
+from flask_babel import gettext as _
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+
+from app import events
+from app.accounts.models import User
+from app.content.models import NETWORKS, Post, Share, TrackedLink
+from app.content.services import ContentError, can_see, pick_caption, render_caption
+from app.extensions import db
+from app.timeutil import utcnow
+
+CODE_ALPHABET = string.ascii_letters + string.digits
+CODE_LENGTH = 10  # 62^10 ≈ 8e17: not guessable, still short in a post
+
+
+def new_code() -> str:
+    """A random, unguessable short code."""
+    return "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+
+
+def link_url(code: str) -> str:
+    """The public address of a tracked link."""
+    return current_app.config["BASE_URL"].rstrip("/") + "/r/" + code
+
+
+def get_or_create_link(post: Post, user: User, network: str, variant: str) -> TrackedLink:
+    """The employee's link for (post, network); two taps at once still make one link."""
+    query = select(TrackedLink).where(
+        TrackedLink.post_id == post.id, TrackedLink.user_id == user.id, TrackedLink.network == network
+    )
+    link = db.session.scalar(query)
+    if link is not None:
+        return link
+    try:
+        with db.session.begin_nested():
+            link = TrackedLink(code=new_code(), post_id=post.id, user_id=user.id, network=network, variant=variant)
+            db.session.add(link)
+    except IntegrityError:
+        link = db.session.scalar(query)
+    return link
+
+
+def utm_target(url: str, network: str, campaign: str, variant: str) -> str:
+    """The post's URL with UTM tags merged into its own query (ours win on conflict)."""
+    parts = urlsplit(url)
+    ours = {
+        "utm_source": network,
+        "utm_medium": "employee_advocacy",
+        "utm_campaign": campaign,
+        "utm_content": variant,
+    }
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k not in ours]
+    query.extend(ours.items())
+    return urlunsplit((parts.scheme, parts.netloc, parts.path or "/", urlencode(query), parts.fragment))
+
+
+def share_intent_url(network: str, text: str, link: str, title: str) -> str | None:
+    """Where the browser goes to share on ``network`` (None: copy or the native share sheet)."""
+    with_link = text if link in text else f"{text}\n{link}".strip()
+    if network == "linkedin":
+        return "https://www.linkedin.com/sharing/share-offsite/?" + urlencode({"url": link})
+    if network == "x":
+        return "https://x.com/intent/post?" + urlencode({"text": text.replace(link, "").strip(), "url": link})
+    if network == "facebook":
+        return "https://www.facebook.com/sharer/sharer.php?" + urlencode({"u": link})
+    if network == "whatsapp":
+        return "https://wa.me/?" + urlencode({"text": with_link})
+    if network == "email":
+        return f"mailto:?subject={quote(title)}&body={quote(with_link)}"
+    return None
+
+
+@dataclass
+class ShareResult:
+    """What the phone needs to finish a share."""
+
+    network: str
+    link: str
+    text: str
+    intent_url: str | None
+    first: bool
+    share_count: int
+
+
+def share_post(post: Post, user: User, network: str, edited_text: str | None = None) -> ShareResult:
+    """Record a share and return the caption, tracked link and intent URL.
+
+    The share record (and the ``share`` event that earns points) is written once
+    per (post, employee, network); re-sharing works but only counts ``times`` up.
+    """
+    if network not in NETWORKS:
+        raise ContentError(_("Choose where to share."))
+    if not can_see(user, post):
+        raise ContentError(_("This post is no longer available to share."))
+    template, variant = pick_caption(post, user, network)
+    link = get_or_create_link(post, user, network, variant)
+    url = link_url(link.code)
+    if edited_text is not None and edited_text.strip():
+        template = edited_text.strip()[:3000]
+    text = render_caption(template, post, user, url)
+    if "{link}" not in template and network in ("whatsapp", "email", "copy", "native"):
+        text = f"{text}\n{url}" if network != "native" else text
+    now = utcnow()
+    first = False
+    try:
+        with db.session.begin_nested():
+            db.session.add(
+                Share(post_id=post.id, user_id=user.id, network=network, link_id=link.id, variant=variant,
+                      created_at=now, last_shared_at=now)
+            )  # fmt: skip
+        first = True
+    except IntegrityError:
+        db.session.execute(
+            update(Share)
+            .where(Share.post_id == post.id, Share.user_id == user.id, Share.network == network)
+            .values(times=Share.times + 1, last_shared_at=now)
+            .execution_options(synchronize_session=False)
+        )
+    if first:
+        db.session.execute(
+            update(Post)
+            .where(Post.id == post.id)
+            .values(share_count=Post.share_count + 1)
+            .execution_options(synchronize_session=False)
+        )
+        share_row = db.session.scalar(
+            select(Share).where(Share.post_id == post.id, Share.user_id == user.id, Share.network == network)
+        )
+        events.share.send(current_app._get_current_object(), share=share_row, post=post, user=user, first=True)
+    db.session.refresh(post, ["share_count"])
+    return ShareResult(
+        network=network,
+        link=url,
+        text=text,
+        intent_url=share_intent_url(network, text, url, post.title),
+        first=first,
+        share_count=post.share_count,
+    )
