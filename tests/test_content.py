@@ -277,3 +277,38 @@ def test_shared_posts_cannot_be_deleted_only_expired(app, client, auth, users):
     assert "let it expire instead" in response.get_data(as_text=True)
     with app.app_context():
         assert db.session.get(Post, post_id) is not None
+
+
+def test_periodic_tasks_are_registered_and_run(app):
+    from app.content import tasks
+    from app.tasks import huey
+
+    names = {t.__name__ for t in huey._registry._periodic_tasks}
+    assert {"publish_scheduled", "sweep_click_spool", "forget_visitor_salts", "poll_feeds"} <= {
+        n.rsplit(".", 1)[-1] for n in names
+    }
+    due = make_post(app, "Due", action="schedule", publish_at=utcnow() + timedelta(seconds=1))
+    with app.app_context():
+        db.session.get(Post, due).publish_at = utcnow() - timedelta(seconds=1)
+        db.session.commit()
+    with app.app_context():
+        assert tasks.publish_scheduled.call_local() == (1, 0)
+        db.session.commit()
+        assert db.session.get(Post, due).status == "published"
+
+
+def test_old_visitor_salts_are_forgotten(app):
+    from datetime import date
+
+    from app.content.clicks import forget_old_salts
+    from app.content.models import VisitorSalt
+
+    today = utcnow().date()
+    with app.app_context():
+        for days in (0, 1, 2, 3, 10):
+            db.session.add(VisitorSalt(day=today - timedelta(days=days), salt=f"s{days}"))
+        db.session.commit()
+        assert forget_old_salts() == 2
+        db.session.commit()
+        kept = sorted((today - s.day).days for s in db.session.scalars(select(VisitorSalt)))
+    assert kept == [0, 1, 2] and isinstance(today, date)

@@ -4,4 +4,4 @@ from flask import Blueprint
 
 bp = Blueprint("content", __name__)
 
-from app.content import admin_routes, routes  # noqa: E402,F401
+from app.content import admin_routes, routes, tasks  # noqa: E402,F401

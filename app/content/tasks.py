@@ -16,3 +16,27 @@ def poll_feeds() -> int:
     run that overlaps another inserts each entry once (unique per source and guid).
     """
     return poll_due_sources()
+
+
+@app_periodic_task(crontab())  # every minute: Huey's finest tick
+def publish_scheduled() -> tuple[int, int]:
+    """Publish scheduled posts whose time has come and expire old ones (guarded, so re-runs are harmless)."""
+    from app.content.services import publish_due
+
+    return publish_due()
+
+
+@app_periodic_task(crontab())
+def sweep_click_spool() -> int:
+    """Ingest spool files that dead web workers left on this host (live workers flush their own)."""
+    from flask import current_app
+
+    return current_app.extensions["herald_redirects"].flusher.flush()
+
+
+@app_periodic_task(crontab(minute="7", hour="0"))
+def forget_visitor_salts() -> int:
+    """Delete visitor salts older than two days, so old visitor hashes can never be linked again."""
+    from app.content.clicks import forget_old_salts
+
+    return forget_old_salts()
