@@ -78,7 +78,16 @@ def seed_demo_data(print_fn=click.echo) -> dict[str, str]:
             )  # fmt: skip
             created += 1
     total = db.session.scalar(select(func.count()).select_from(User))
+    from app.content.demo import seed_demo_content
+
+    admin = accounts.get_user_by_email(f"admin@{DEMO_DOMAIN}")
+    people = db.session.scalars(
+        select(User).where(User.email.like(f"%@{DEMO_DOMAIN}"), User.email.not_like("admin@%")).order_by(User.id)
+    ).all()
+    posts = seed_demo_content(admin, people)
     print_fn(f"Demo company ready: {total} people, {len(depts)} departments, {len(locs)} locations.")
+    if posts:
+        print_fn(f"Demo content: {posts} posts with shares, clicks, comments and a campaign.")
     return passwords
 
 
