@@ -88,8 +88,8 @@ class Post(db.Model):
     captions: Mapped[list[Caption]] = relationship(
         back_populates="post", cascade="all, delete-orphan", order_by="Caption.id", lazy="selectin"
     )
-    departments: Mapped[list[PostDepartment]] = relationship(cascade="all, delete-orphan", lazy="selectin")
-    locations: Mapped[list[PostLocation]] = relationship(cascade="all, delete-orphan", lazy="selectin")
+    departments: Mapped[list[PostDepartment]] = relationship(cascade="all, delete-orphan")
+    locations: Mapped[list[PostLocation]] = relationship(cascade="all, delete-orphan")
 
 
 class PostDepartment(db.Model):
