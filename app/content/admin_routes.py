@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user
 from sqlalchemy import func, select
 from wtforms import SelectChoice
@@ -401,7 +402,7 @@ def admin_poll_feed(source_id: int):
         if result.error:
             flash(_("Reading the feed failed: %(error)s", error=result.error), "error")
         else:
-            flash(_("%(n)d new item(s) found.", n=result.new), "success")
+            flash(ngettext("%(num)d new item found.", "%(num)d new items found.", result.new), "success")
     return redirect(url_for("content.admin_feeds"))
 
 

@@ -58,7 +58,7 @@ def _clean_body(body: str) -> str:
     if not body:
         raise ContentError(_("Write something first."))
     if len(body) > COMMENT_MAX:
-        raise ContentError(_("Keep comments under %(n)d characters.", n=COMMENT_MAX))
+        raise ContentError(_("Comments can be at most %(n)d characters long.", n=COMMENT_MAX))
     return body
 
 
@@ -126,7 +126,7 @@ def suggest(user: User, url: str, comment: str) -> Suggestion:
     """An employee suggests a link for the library."""
     url = check_url(url)
     if len(comment or "") > COMMENT_MAX:
-        raise ContentError(_("Keep the note under %(n)d characters.", n=COMMENT_MAX))
+        raise ContentError(_("The text can be at most %(n)d characters long.", n=COMMENT_MAX))
     pending = db.session.scalar(
         select(Suggestion).where(Suggestion.user_id == user.id, Suggestion.url == url, Suggestion.status == "pending")
     )
