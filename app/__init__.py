@@ -114,11 +114,12 @@ def register_blueprints(app: Flask) -> None:
     from app.accounts import bp as accounts_bp
     from app.admin import bp as admin_bp
     from app.content import bp as content_bp
+    from app.gamification import bp as gamification_bp
     from app.main import bp as main_bp
     from rewards import bp as rewards_bp
     from surveys import bp as surveys_bp
 
-    for bp in (main_bp, accounts_bp, admin_bp, content_bp, rewards_bp, surveys_bp):
+    for bp in (main_bp, accounts_bp, admin_bp, content_bp, gamification_bp, rewards_bp, surveys_bp):
         app.register_blueprint(bp)
 
 

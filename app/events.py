@@ -15,6 +15,7 @@ user_invited = signals.signal("user-invited")
 user_activated = signals.signal("user-activated")
 user_signed_in = signals.signal("user-signed-in")
 user_deactivated = signals.signal("user-deactivated")
+user_reactivated = signals.signal("user-reactivated")
 employees_imported = signals.signal("employees-imported")
 
 # Content and sharing. Gamification and notifications subscribe; content never imports them.

@@ -19,4 +19,17 @@ from app.content.models import (  # noqa: F401
     UniqueVisit,
     VisitorSalt,
 )
+from app.gamification.models import (  # noqa: F401
+    BadgeDefinition,
+    DailyCounter,
+    DepartmentScore,
+    PeriodScore,
+    PointBalance,
+    PointEntry,
+    ProgramSetting,
+    Streak,
+    StreakPeriod,
+    UserBadge,
+    UserStats,
+)
 from app.org.models import Department, Location  # noqa: F401

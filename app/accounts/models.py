@@ -35,6 +35,8 @@ class User(UserMixin, db.Model):
     password_hash: Mapped[str | None] = mapped_column(String(255))
     status: Mapped[str] = mapped_column(String(16), default="invited")
     is_demo: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Privacy: still counted on leaderboards, but shown as "Hidden".
+    hide_from_leaderboards: Mapped[bool] = mapped_column(Boolean, default=False)
     # Bumped on sign-out-everywhere and password change so old sessions die.
     session_version: Mapped[int] = mapped_column(default=1)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

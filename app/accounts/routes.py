@@ -217,5 +217,7 @@ def me():
                 flash(_("Your profile is saved."), "success")
                 return redirect(url_for("accounts.me"))
         db.session.rollback()
+    from app.gamification.routes import profile_context
+
     status = 400 if request.method == "POST" else 200
-    return render_template("accounts/me.html", form=form, logout_form=ConfirmForm()), status
+    return render_template("accounts/me.html", form=form, **profile_context(current_user)), status

@@ -268,3 +268,4 @@ def reactivate(user: User, actor: User) -> None:
     user.status = "active" if user.activated_at else "invited"
     user.deactivated_at = None
     audit.record("user.reactivate", actor, user)
+    events.user_reactivated.send(current_app._get_current_object(), user=user)

@@ -42,6 +42,8 @@ class Campaign(db.Model):
     description: Mapped[str] = mapped_column(Text, default="")
     goal_metric: Mapped[str] = mapped_column(String(16), default="shares")
     goal_target: Mapped[int] = mapped_column(default=0)
+    # Points for actions on the campaign's posts, in percent (150 = x1.5).
+    points_multiplier: Mapped[int] = mapped_column(default=100)
     starts_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     ends_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -76,6 +78,8 @@ class Post(db.Model):
     pinned: Mapped[bool] = mapped_column(Boolean, default=False)
     is_cta: Mapped[bool] = mapped_column(Boolean, default=False)
     cta_deadline: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Points for sharing this post, in percent; a call to action may be worth more.
+    points_multiplier: Mapped[int] = mapped_column(default=100)
     share_count: Mapped[int] = mapped_column(default=0)
     click_count: Mapped[int] = mapped_column(default=0)
     like_count: Mapped[int] = mapped_column(default=0)

@@ -62,13 +62,6 @@ def feed():
     return render_template("main/feed.html", **context)
 
 
-@bp.route("/leaderboard")
-@login_required
-def leaderboard():
-    """The Leaderboard tab."""
-    return render_template("main/leaderboard.html")
-
-
 @bp.route("/offline")
 def offline():
     """The page the service worker shows when a page is not cached and the network is down."""

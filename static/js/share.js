@@ -42,6 +42,13 @@ document.addEventListener("submit", async (event) => {
     });
     data = await response.json();
     if (!response.ok) throw new Error(data.error || response.statusText);
+    const trigger = response.headers.get("HX-Trigger");
+    if (trigger) {
+      const events = JSON.parse(trigger);
+      Object.entries(events).forEach(([name, detail]) => {
+        document.dispatchEvent(new CustomEvent(name, { detail }));
+      });
+    }
   } catch (err) {
     if (win) win.close();
     announce(err.message);

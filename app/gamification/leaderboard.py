@@ -1,0 +1,169 @@
+"""Leaderboards: one function computes standings, with one documented ordering.
+
+Ordering: points descending, then whoever reached that score first
+(``reached_at`` ascending), then user id. Ranks follow points only, so equal
+points share a rank (1, 2, 2, 4); the order inside a tie is the one above.
+Hidden people are counted and ranked but shown as "Hidden". Scores are kept
+incrementally per period (``period_score``), so a board is an index range scan,
+never a sum over the ledger.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select
+
+from app.accounts.models import User
+from app.extensions import db
+from app.gamification.models import DepartmentScore, PeriodScore
+from app.gamification.periods import BOARD_PERIODS, board_keys
+from app.org.models import Department
+from app.timeutil import utcnow
+
+SCOPES = ("company", "department", "location", "teams")
+TOP = 50
+_members_cache: dict[str, tuple[float, dict[int, int]]] = {}
+
+
+@dataclass
+class Standing:
+    """One row of a board."""
+
+    rank: int
+    user_id: int
+    name: str
+    points: int
+    hidden: bool
+    is_me: bool
+    department: str = ""
+
+
+@dataclass
+class Board:
+    """A board: the top rows and the viewer's own row (always present)."""
+
+    period: str
+    scope: str
+    rows: list[Standing]
+    me: Standing | None
+    me_in_top: bool
+    total: int
+
+
+def _conditions(period: str, key: str, scope: str, viewer: User) -> list:
+    """WHERE conditions of a board: the period, active people, and the scope."""
+    conditions = [PeriodScore.period == period, PeriodScore.period_key == key, PeriodScore.active.is_(True)]
+    if scope == "department":
+        conditions.append(PeriodScore.department_id == viewer.department_id)
+    elif scope == "location":
+        conditions.append(PeriodScore.location_id == viewer.location_id)
+    return conditions
+
+
+def standings(period: str, scope: str, viewer: User, now: datetime | None = None, limit: int = TOP) -> Board:
+    """The top ``limit`` for a period and scope (company, department, location), plus the viewer's row."""
+    if period not in BOARD_PERIODS:
+        period = "week"
+    key = board_keys(now or utcnow())[period]
+    where = _conditions(period, key, scope, viewer)
+    top = db.session.execute(
+        select(PeriodScore.user_id, PeriodScore.points, User.display_name, User.hide_from_leaderboards)
+        .join(User, User.id == PeriodScore.user_id)
+        .where(*where, PeriodScore.points > 0)
+        .order_by(PeriodScore.points.desc(), PeriodScore.reached_at, PeriodScore.user_id)
+        .limit(limit)
+    ).all()
+    rows: list[Standing] = []
+    previous_points, rank = None, 0
+    for position, (user_id, points, name, hidden) in enumerate(top, start=1):
+        if points != previous_points:
+            rank, previous_points = position, points
+        is_me = user_id == viewer.id
+        rows.append(Standing(rank, user_id, name, points, bool(hidden) and not is_me, is_me))
+    me = next((r for r in rows if r.is_me), None)
+    me_in_top = me is not None
+    if me is None:
+        mine = (
+            db.session.scalar(
+                select(PeriodScore.points).where(
+                    PeriodScore.user_id == viewer.id, PeriodScore.period == period, PeriodScore.period_key == key
+                )
+            )
+            or 0
+        )
+        ahead = db.session.scalar(
+            select(func.count()).select_from(PeriodScore).where(*where, PeriodScore.points > mine)
+        )
+        me = Standing(ahead + 1, viewer.id, viewer.display_name, mine, False, True)
+    total = db.session.scalar(select(func.count()).select_from(PeriodScore).where(*where, PeriodScore.points > 0))
+    return Board(period, scope, rows, me, me_in_top, total)
+
+
+def active_members() -> dict[int, int]:
+    """Active people per department (cached for a minute per process: it changes slowly)."""
+    cache_key = str(db.session.get_bind().url)
+    hit = _members_cache.get(cache_key)
+    if hit is not None and hit[0] > time.monotonic():
+        return hit[1]
+    counts = dict(
+        db.session.execute(
+            select(User.department_id, func.count())
+            .where(User.status == "active", User.department_id.is_not(None))
+            .group_by(User.department_id)
+        ).all()
+    )
+    _members_cache[cache_key] = (time.monotonic() + 60, counts)
+    return counts
+
+
+def forget_members_cache() -> None:
+    """Drop the cached member counts (tests, imports)."""
+    _members_cache.clear()
+
+
+@dataclass
+class TeamStanding:
+    """A department on the team board: points per active member, so small teams can win."""
+
+    rank: int
+    department_id: int
+    name: str
+    points: int
+    members: int
+    average: float
+    is_mine: bool
+
+
+def teams(period: str, viewer: User, now: datetime | None = None) -> list[TeamStanding]:
+    """Departments ranked by average points per active member (ties: who got there first, then id)."""
+    if period not in BOARD_PERIODS:
+        period = "week"
+    key = board_keys(now or utcnow())[period]
+    members = active_members()
+    scores = {
+        dept_id: (points, reached)
+        for dept_id, points, reached in db.session.execute(
+            select(DepartmentScore.department_id, DepartmentScore.points, DepartmentScore.reached_at).where(
+                DepartmentScore.period == period, DepartmentScore.period_key == key
+            )
+        )
+    }
+    depts = db.session.execute(select(Department.id, Department.name)).all()
+    far_future = datetime.max.replace(tzinfo=utcnow().tzinfo)
+    entries = []
+    for dept_id, name in depts:
+        count = members.get(dept_id, 0)
+        if not count:
+            continue
+        points, reached = scores.get(dept_id, (0, far_future))
+        entries.append((round(points / count, 1), reached, dept_id, name, points, count))
+    entries.sort(key=lambda e: (-e[0], e[1], e[2]))
+    out, previous, rank = [], None, 0
+    for position, (average, _reached, dept_id, name, points, count) in enumerate(entries, start=1):
+        if average != previous:
+            rank, previous = position, average
+        out.append(TeamStanding(rank, dept_id, name, points, count, average, dept_id == viewer.department_id))
+    return out

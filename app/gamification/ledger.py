@@ -1,0 +1,261 @@
+"""The points ledger: every change of points is one entry plus guarded updates in the same transaction.
+
+Invariants (tests prove them on SQLite and PostgreSQL):
+
+* each award carries an idempotency key; the UNIQUE constraint, not a read in
+  Python, decides that a retried request or a re-delivered event awards nothing twice;
+* a balance always equals the sum of its user's entries and never goes negative
+  (a CHECK constraint, and spending is ``UPDATE ... WHERE balance >= cost``);
+* daily caps are counters changed by guarded single statements, so concurrent
+  awards cannot overshoot them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from flask import current_app, g, has_request_context
+from sqlalchemy import exists, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from app import audit
+from app.accounts.models import User
+from app.extensions import db
+from app.gamification.models import (
+    DailyCounter,
+    DepartmentScore,
+    PeriodScore,
+    PointBalance,
+    PointEntry,
+    UserStats,
+)
+from app.gamification.periods import board_keys, day_key
+from app.gamification.rules import get_rules
+from app.timeutil import utcnow
+
+
+class LedgerError(ValueError):
+    """A user-facing problem with a points change (the message is translated)."""
+
+
+@dataclass
+class AwardResult:
+    """What an award did: the points granted (0 when it was a repeat or capped) and why."""
+
+    points: int = 0
+    duplicate: bool = False
+    capped: bool = False
+    entry_id: int | None = None
+    badges: list[str] = field(default_factory=list)
+
+
+def upsert(model, values: dict, keys: tuple[str, ...], increments: dict, sets: dict | None = None):
+    """``INSERT ... ON CONFLICT (keys) DO UPDATE`` adding ``increments`` (same SQL on SQLite and PostgreSQL)."""
+    dialect = db.session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    table = model.__table__
+    stmt = dialect_insert(table).values(**values)
+    changes = {name: table.c[name] + amount for name, amount in increments.items()}
+    changes.update(sets or {})
+    if not changes:
+        return db.session.execute(stmt.on_conflict_do_nothing(index_elements=list(keys)))
+    return db.session.execute(stmt.on_conflict_do_update(index_elements=list(keys), set_=changes))
+
+
+def _take_cap(user_id: int, day: str, action: str, points: int, cap: dict) -> bool:
+    """Count one action against its daily cap; False (and nothing changed) when the cap is reached."""
+    if not cap:
+        return True
+    table = DailyCounter.__table__
+    upsert(DailyCounter, {"user_id": user_id, "day": day, "action": action, "count": 0, "points": 0},
+           ("user_id", "day", "action"), {})  # fmt: skip
+    stmt = update(table).where(table.c.user_id == user_id, table.c.day == day, table.c.action == action)
+    if "count" in cap:
+        stmt = stmt.where(table.c.count < cap["count"])
+    if "points" in cap:
+        stmt = stmt.where(table.c.points + points <= cap["points"])
+    result = db.session.execute(stmt.values(count=table.c.count + 1, points=table.c.points + points))
+    return result.rowcount == 1
+
+
+def _apply_scores(user: User, delta: int, now: datetime) -> None:
+    """Move the balance-independent scores: the three board periods and the user's department."""
+    for period, key in board_keys(now).items():
+        upsert(
+            PeriodScore,
+            {"user_id": user.id, "period": period, "period_key": key, "points": delta, "reached_at": now,
+             "department_id": user.department_id, "location_id": user.location_id, "active": True},
+            ("user_id", "period", "period_key"),
+            {"points": delta},
+            {"reached_at": now, "department_id": user.department_id, "location_id": user.location_id},
+        )  # fmt: skip
+        if user.department_id:
+            upsert(
+                DepartmentScore,
+                {"department_id": user.department_id, "period": period, "period_key": key, "points": delta,
+                 "reached_at": now},
+                ("department_id", "period", "period_key"),
+                {"points": delta},
+                {"reached_at": now},
+            )  # fmt: skip
+
+
+def _change_balance(user_id: int, delta: int, now: datetime) -> None:
+    if delta >= 0:
+        upsert(PointBalance, {"user_id": user_id, "balance": delta, "lifetime": delta, "updated_at": now},
+               ("user_id",), {"balance": delta, "lifetime": delta}, {"updated_at": now})  # fmt: skip
+        return
+    table = PointBalance.__table__
+    result = db.session.execute(
+        update(table)
+        .where(table.c.user_id == user_id, table.c.balance + delta >= 0)
+        .values(balance=table.c.balance + delta, updated_at=now)
+    )
+    if result.rowcount != 1:
+        from flask_babel import gettext as _
+
+        raise LedgerError(_("Not enough points."))
+
+
+def bump_stat(user_id: int, name: str, amount: int = 1) -> None:
+    """Add to one of the user's badge counters."""
+    upsert(UserStats, {"user_id": user_id, name: amount}, ("user_id",), {name: amount})
+
+
+def award(
+    user: User,
+    reason: str,
+    points: int,
+    key: str,
+    *,
+    cap_action: str | None = None,
+    source: tuple[str, int] | None = None,
+    params: dict | None = None,
+    multiplier: int = 100,
+    when: datetime | None = None,
+) -> AwardResult:
+    """Award points for an action once per ``key``, within the day's caps, and update every score.
+
+    Runs inside a savepoint of the caller's transaction: a repeat (same key) or a
+    cap hit changes nothing at all.
+    """
+    now = when or utcnow()
+    points = points * multiplier // 100
+    if points <= 0:
+        return AwardResult()
+    if db.session.scalar(select(exists().where(PointEntry.idempotency_key == key))):
+        return AwardResult(duplicate=True)
+    caps = get_rules()["caps"]
+    day = day_key(now, user.timezone)
+    try:
+        with db.session.begin_nested():
+            if cap_action and not _take_cap(user.id, day, cap_action, points, caps.get(cap_action, {})):
+                return AwardResult(capped=True)
+            if not _take_cap(user.id, day, "_total", points, caps.get("total", {})):
+                raise _Capped
+            entry_id = db.session.execute(
+                insert(PointEntry)
+                .values(user_id=user.id, delta=points, reason=reason, params=params,
+                        source_type=source[0] if source else None, source_id=source[1] if source else None,
+                        idempotency_key=key, created_at=now)
+                .returning(PointEntry.id)
+            ).scalar_one()  # fmt: skip
+            _change_balance(user.id, points, now)
+            _apply_scores(user, points, now)
+    except _Capped:
+        return AwardResult(capped=True)
+    except IntegrityError:
+        return AwardResult(duplicate=True)  # a concurrent delivery of the same event won
+    result = AwardResult(points=points, entry_id=entry_id)
+    _announce(user, result)
+    return result
+
+
+class _Capped(Exception):
+    """Internal: roll the savepoint back because the total daily cap is reached."""
+
+
+def adjust(user: User, delta: int, note: str, actor: User, key: str) -> AwardResult:
+    """An admin adds or removes points, with a reason that lands in the ledger and the audit trail."""
+    from flask_babel import gettext as _
+
+    note = (note or "").strip()
+    if not note:
+        raise LedgerError(_("Give a reason: it is shown to the employee and kept in the audit trail."))
+    if delta == 0:
+        raise LedgerError(_("Enter a number of points other than zero."))
+    now = utcnow()
+    try:
+        with db.session.begin_nested():
+            entry_id = db.session.execute(
+                insert(PointEntry)
+                .values(user_id=user.id, delta=delta, reason="adjustment", params={"note": note[:300]},
+                        idempotency_key=key, actor_id=actor.id, created_at=now)
+                .returning(PointEntry.id)
+            ).scalar_one()  # fmt: skip
+            _change_balance(user.id, delta, now)
+            _apply_scores(user, delta, now)
+    except IntegrityError:
+        return AwardResult(duplicate=True)
+    audit.record("points.adjust", actor, user, delta=delta, note=note[:300])
+    return AwardResult(points=delta, entry_id=entry_id)
+
+
+def spend(user: User, cost: int, reason: str, key: str, source: tuple[str, int] | None = None,
+          params: dict | None = None) -> int | None:  # fmt: skip
+    """Take ``cost`` points for a redemption; None when the key was used already. Raises when too poor.
+
+    Spending lowers the balance but not lifetime points or leaderboard scores.
+    """
+    now = utcnow()
+    try:
+        with db.session.begin_nested():
+            entry_id = db.session.execute(
+                insert(PointEntry)
+                .values(user_id=user.id, delta=-cost, reason=reason, params=params,
+                        source_type=source[0] if source else None, source_id=source[1] if source else None,
+                        idempotency_key=key, created_at=now)
+                .returning(PointEntry.id)
+            ).scalar_one()  # fmt: skip
+            _change_balance(user.id, -cost, now)
+    except IntegrityError:
+        return None
+    return entry_id
+
+
+def refund(user: User, amount: int, reason: str, key: str, source: tuple[str, int] | None = None,
+           params: dict | None = None) -> bool:  # fmt: skip
+    """Give spent points back exactly once per ``key`` (balance only, not lifetime or boards)."""
+    now = utcnow()
+    try:
+        with db.session.begin_nested():
+            db.session.execute(
+                insert(PointEntry).values(
+                    user_id=user.id, delta=amount, reason=reason, params=params,
+                    source_type=source[0] if source else None, source_id=source[1] if source else None,
+                    idempotency_key=key, created_at=now,
+                )
+            )  # fmt: skip
+            table = PointBalance.__table__
+            db.session.execute(update(table).where(table.c.user_id == user.id).values(balance=table.c.balance + amount))
+    except IntegrityError:
+        return False
+    return True
+
+
+def balance_of(user_id: int) -> tuple[int, int]:
+    """(current balance, lifetime points)."""
+    row = db.session.get(PointBalance, user_id)
+    return (row.balance, row.lifetime) if row else (0, 0)
+
+
+def _announce(user: User, result: AwardResult) -> None:
+    """Remember points earned in this request so the response can tell the phone (HX-Trigger)."""
+    if has_request_context():
+        earned = g.setdefault("herald_points", {"points": 0, "badges": []})
+        earned["points"] += result.points
+        current_app.logger.debug("awarded %s points to %s", result.points, user.id)

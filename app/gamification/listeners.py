@@ -1,0 +1,131 @@
+"""Gamification listens to what happened elsewhere and writes points, streaks and badges.
+
+Each receiver runs inside the emitting transaction, and each award carries an
+idempotency key derived from the event, so an event delivered twice (a retried
+request, a re-ingested click) awards once.
+"""
+
+from __future__ import annotations
+
+from flask import g, has_request_context
+
+from app import events
+from app.accounts.models import User
+from app.extensions import db
+from app.gamification import badges, ledger, streaks
+from app.gamification.rules import get_rules
+from app.timeutil import utcnow
+
+
+def _multiplier(post) -> int:
+    """Campaign and call-to-action multipliers combine (150% x 200% = 300%)."""
+    value = 100
+    if post is not None:
+        value = value * (post.points_multiplier or 100) // 100
+        if post.campaign is not None:
+            value = value * (post.campaign.points_multiplier or 100) // 100
+    return value
+
+
+def _note_badges(new) -> None:
+    if new and has_request_context():
+        earned = g.setdefault("herald_points", {"points": 0, "badges": []})
+        earned["badges"].extend(badges.display_name(b) for b in new)
+
+
+def on_share(sender, share, post, user, first=True, **_):
+    """Points for the first share of a post on a network, the streak, a call-to-action bonus, badges."""
+    if not first:
+        return
+    rules = get_rules()["points"]
+    when = share.created_at or utcnow()
+    result = ledger.award(
+        user, "share", rules["share"], f"share:{share.id}", cap_action="share", source=("share", share.id),
+        params={"title": post.title, "network": share.network}, multiplier=_multiplier(post), when=when,
+    )  # fmt: skip
+    if result.duplicate:
+        return
+    ledger.bump_stat(user.id, "shares")
+    if post.is_cta and (post.cta_deadline is None or when <= post.cta_deadline):
+        # One bonus per call to action, however many networks it goes to.
+        ledger.award(user, "cta_bonus", rules["cta_bonus"], f"cta:{post.id}:{user.id}", source=("post", post.id),
+                     params={"title": post.title}, multiplier=_multiplier(post), when=when)  # fmt: skip
+    change = streaks.record_share(user, when)
+    if change.milestone:
+        ledger.award(user, "streak_milestone", rules["streak_milestone"],
+                     f"streak:{user.id}:{change.milestone}:{when.date().isoformat()}",
+                     params={"periods": change.milestone}, when=when)  # fmt: skip
+    _note_badges(badges.evaluate(user.id, ("shares", "streak", "lifetime_points")))
+
+
+def on_click(sender, click, **_):
+    """Points to the sharer for each unique click their link earned."""
+    user = db.session.get(User, click.sharer_id)
+    if user is None:
+        return
+    from app.content.models import Post
+
+    post = db.session.get(Post, click.post_id)
+    result = ledger.award(
+        user, "click", get_rules()["points"]["click"], f"click:{click.uid}", cap_action="click",
+        source=("click", click.id), params={"title": post.title if post else "", "network": click.network},
+        multiplier=_multiplier(post), when=click.clicked_at,
+    )  # fmt: skip
+    if not result.duplicate:
+        ledger.bump_stat(user.id, "unique_clicks")
+        _note_badges(badges.evaluate(user.id, ("unique_clicks", "lifetime_points")))
+
+
+def on_like(sender, post, user, **_):
+    """A small reward for liking (once per post, even after unliking and liking again)."""
+    ledger.award(user, "like", get_rules()["points"]["like"], f"like:{post.id}:{user.id}", cap_action="like",
+                 source=("post", post.id), params={"title": post.title})  # fmt: skip
+
+
+def on_comment(sender, comment, post, user, **_):
+    """A small reward for commenting."""
+    result = ledger.award(
+        user, "comment", get_rules()["points"]["comment"], f"comment:{comment.id}", cap_action="comment",
+        source=("comment", comment.id), params={"title": post.title},
+    )  # fmt: skip
+    if not result.duplicate:
+        ledger.bump_stat(user.id, "comments")
+        _note_badges(badges.evaluate(user.id, ("comments",)))
+
+
+def on_suggestion_approved(sender, suggestion, post, user, **_):
+    """Points for a suggestion that made it into the library."""
+    result = ledger.award(user, "suggestion", get_rules()["points"]["suggestion"], f"suggestion:{suggestion.id}",
+                          source=("suggestion", suggestion.id), params={"title": post.title})  # fmt: skip
+    if not result.duplicate:
+        ledger.bump_stat(user.id, "suggestions_approved")
+        _note_badges(badges.evaluate(user.id, ("suggestions_approved",)))
+
+
+def on_deactivated(sender, user, **_):
+    """Deactivated people leave the boards (their history stays)."""
+    from sqlalchemy import update
+
+    from app.gamification.models import PeriodScore
+
+    db.session.execute(update(PeriodScore).where(PeriodScore.user_id == user.id).values(active=False))
+
+
+def on_reactivated(sender, user, **_):
+    """Reactivated people return to the boards with their points."""
+    from sqlalchemy import update
+
+    from app.gamification.models import PeriodScore
+
+    db.session.execute(update(PeriodScore).where(PeriodScore.user_id == user.id).values(active=True))
+
+
+def connect() -> None:
+    """Subscribe to the events (idempotent; blinker keeps one connection per receiver)."""
+    events.share.connect(on_share)
+    events.click.connect(on_click)
+    events.like.connect(on_like)
+    events.comment.connect(on_comment)
+    events.suggestion_approved.connect(on_suggestion_approved)
+    events.user_deactivated.connect(on_deactivated)
+    events.user_reactivated.connect(on_reactivated)

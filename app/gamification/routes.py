@@ -1,0 +1,296 @@
+"""Leaderboards, the points part of the Me page, privacy, and the admin's rules, adjustments and badges."""
+
+from __future__ import annotations
+
+import json
+import secrets
+
+from flask import abort, flash, g, jsonify, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import ngettext
+from flask_login import current_user
+from sqlalchemy import select
+
+from app import audit
+from app.accounts.models import User
+from app.accounts.services import get_user_by_email
+from app.extensions import db
+from app.forms import ConfirmForm
+from app.gamification import badges, bp, leaderboard, ledger, rules, streaks
+from app.gamification.models import BadgeDefinition, PointEntry
+from app.gamification.periods import BOARD_PERIODS
+from app.security import login_required, roles_required
+
+admin_required = roles_required("admin")
+
+
+def entry_label(entry: PointEntry) -> str:
+    """Words for a ledger line, in the viewer's language ("shared “Q3 results” on LinkedIn")."""
+    from app.content.routes import network_label
+
+    p = entry.params or {}
+    title = p.get("title", "")
+    reason = entry.reason
+    if reason == "share":
+        return _("shared “%(title)s” on %(network)s", title=title, network=network_label(p.get("network", "")))
+    if reason == "click":
+        return _("unique click on “%(title)s”", title=title)
+    if reason == "like":
+        return _("liked “%(title)s”", title=title)
+    if reason == "comment":
+        return _("commented on “%(title)s”", title=title)
+    if reason == "cta_bonus":
+        return _("call to action met: “%(title)s”", title=title)
+    if reason == "suggestion":
+        return _("suggestion approved: “%(title)s”", title=title)
+    if reason == "streak_milestone":
+        return ngettext("%(num)d-period streak", "%(num)d-period streak", p.get("periods", 0))
+    if reason == "adjustment":
+        return _("adjusted by an admin: %(note)s", note=p.get("note", ""))
+    if reason == "redemption":
+        return _("redeemed “%(title)s”", title=title)
+    if reason == "refund":
+        return _("refund for “%(title)s”", title=title)
+    if reason == "survey":
+        return _("answered a survey")
+    if reason == "kudos":
+        return _("kudos from %(name)s", name=p.get("from", ""))
+    return reason
+
+
+@bp.app_template_filter("entry_label")
+def _entry_label_filter(entry: PointEntry) -> str:
+    return entry_label(entry)
+
+
+@bp.app_context_processor
+def inject_balance():
+    """The balance shown on the Me tab (one primary-key read per page)."""
+    if current_user and current_user.is_authenticated:
+        return {"my_balance": ledger.balance_of(current_user.id)[0]}
+    return {}
+
+
+@bp.after_app_request
+def announce_points(response):
+    """Tell the page about points and badges earned in this request (``HX-Trigger``; share.js reads it too)."""
+    earned = g.get("herald_points")
+    if earned and (earned["points"] or earned["badges"]) and response.status_code < 400:
+        balance = ledger.balance_of(current_user.id)[0] if current_user.is_authenticated else 0
+        payload = {"points": earned["points"], "balance": balance, "badges": earned["badges"]}
+        existing = response.headers.get("HX-Trigger")
+        triggers = json.loads(existing) if existing and existing.startswith("{") else {}
+        triggers["herald:points"] = payload
+        response.headers["HX-Trigger"] = json.dumps(triggers)
+    return response
+
+
+@bp.route("/leaderboard")
+@login_required
+def board():
+    """The Leaderboard tab: this week, this month or all time; company, my department, my location, or teams."""
+    settings = rules.get_rules()["boards"]
+    period = request.args.get("period", "week")
+    if period not in BOARD_PERIODS:
+        period = "week"
+    scope = request.args.get("scope", "company" if settings["individual"] else "teams")
+    if scope not in leaderboard.SCOPES:
+        scope = "company"
+    if scope != "teams" and not settings["individual"]:
+        scope = "teams"
+    if scope == "teams" and not settings["teams"]:
+        scope = "company"
+    context = {"period": period, "scope": scope, "settings": settings}
+    if scope == "teams":
+        context["teams"] = leaderboard.teams(period, current_user)
+    else:
+        context["board"] = leaderboard.standings(period, scope, current_user)
+    template = "gamification/_board.html" if request.headers.get("HX-Request") else "gamification/leaderboard.html"
+    return render_template(template, **context)
+
+
+def profile_context(user: User) -> dict:
+    """What the Me page shows about points: balance, streak, badges, ranks, recent ledger."""
+    balance, lifetime = ledger.balance_of(user.id)
+    settings = rules.get_rules()["boards"]
+    ranks = []
+    if settings["individual"]:
+        for scope, label in (("company", _("Company")), ("department", _("My department")),
+                             ("location", _("My location"))):  # fmt: skip
+            if scope == "department" and not user.department_id or scope == "location" and not user.location_id:
+                continue
+            board = leaderboard.standings("month", scope, user, limit=1)
+            ranks.append({"label": label, "rank": board.me.rank, "points": board.me.points})
+    recent = db.session.scalars(
+        select(PointEntry).where(PointEntry.user_id == user.id).order_by(PointEntry.id.desc()).limit(15)
+    ).all()
+    return {
+        "balance": balance,
+        "lifetime": lifetime,
+        "streak": streaks.view(user),
+        "calendar": streaks.calendar(user),
+        "badge_list": badges.profile(user.id),
+        "ranks": ranks,
+        "recent": recent,
+    }
+
+
+@bp.route("/me/privacy", methods=["POST"])
+@login_required
+def privacy():
+    """Hide me from public leaderboards (or show me again)."""
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    current_user.hide_from_leaderboards = request.form.get("hide") == "1"
+    db.session.commit()
+    flash(
+        _("You are hidden on leaderboards; you still count, shown as “Hidden”.")
+        if current_user.hide_from_leaderboards
+        else _("Colleagues see your name on leaderboards again."),
+        "success",
+    )
+    return redirect(url_for("accounts.me"))
+
+
+@bp.route("/me/points")
+@login_required
+def points():
+    """My whole points history."""
+    page = db.paginate(
+        select(PointEntry).where(PointEntry.user_id == current_user.id).order_by(PointEntry.id.desc()),
+        per_page=50, error_out=False,
+    )  # fmt: skip
+    balance, lifetime = ledger.balance_of(current_user.id)
+    return render_template("gamification/points.html", page=page, balance=balance, lifetime=lifetime)
+
+
+@bp.route("/me/balance")
+@login_required
+def balance():
+    """My balance as JSON (the tab bar refreshes it)."""
+    current, lifetime = ledger.balance_of(current_user.id)
+    return jsonify(balance=current, lifetime=lifetime)
+
+
+def _int(name: str, default: int, low: int = 0, high: int = 100_000) -> int:
+    try:
+        value = int(request.form.get(name, default))
+    except (TypeError, ValueError):
+        raise ValueError(name)
+    if not low <= value <= high:
+        raise ValueError(name)
+    return value
+
+
+@bp.route("/admin/points", methods=["GET", "POST"])
+@admin_required
+def admin_rules():
+    """Point rules, caps, streak period and leaderboard switches."""
+    current = rules.get_rules()
+    error = None
+    if request.method == "POST":
+        if not ConfirmForm().validate_on_submit():
+            abort(400)
+        try:
+            new = {
+                "points": {a: _int(f"points-{a}", current["points"][a]) for a in current["points"]},
+                "caps": {
+                    "share": {"count": _int("cap-share-count", current["caps"]["share"]["count"], 1)},
+                    "click": {"points": _int("cap-click-points", current["caps"]["click"]["points"], 1)},
+                    "like": {"count": _int("cap-like-count", current["caps"]["like"]["count"], 0)},
+                    "comment": {"count": _int("cap-comment-count", current["caps"]["comment"]["count"], 0)},
+                    "total": {"points": _int("cap-total-points", current["caps"]["total"]["points"], 1)},
+                },
+                "streak": {**current["streak"], "period": request.form.get("streak-period", "weekly")},
+                "boards": {
+                    "individual": request.form.get("boards-individual") == "1",
+                    "teams": request.form.get("boards-teams") == "1",
+                },  # fmt: skip
+            }
+            if new["streak"]["period"] not in ("daily", "weekly"):
+                raise ValueError("streak-period")
+        except ValueError:
+            error = _("Use whole numbers from 0 to 100,000 (caps at least 1).")
+        else:
+            rules.save_rules(new, current_user)
+            audit.record("rules.update", current_user, None, rules=new)
+            db.session.commit()
+            flash(_("Rules saved. They apply to points earned from now on."), "success")
+            return redirect(url_for("gamification.admin_rules"))
+    return render_template(
+        "gamification/admin_rules.html", rules=current, error=error, changed_at=rules.rules_changed_at()
+    ), (400 if error else 200)
+
+
+@bp.route("/admin/points/adjust", methods=["GET", "POST"])
+@admin_required
+def admin_adjust():
+    """Add or remove points for one person, with a reason."""
+    error = None
+    if request.method == "POST":
+        if not ConfirmForm().validate_on_submit():
+            abort(400)
+        user = get_user_by_email(request.form.get("email", ""))
+        try:
+            delta = int(request.form.get("delta", "0"))
+        except ValueError:
+            delta = 0
+        if user is None:
+            error = _("Nobody in Herald has that e-mail address.")
+        else:
+            key = request.form.get("key") or secrets.token_hex(8)
+            try:
+                result = ledger.adjust(user, delta, request.form.get("note", ""), current_user, f"adjust:{key}")
+            except ledger.LedgerError as exc:
+                db.session.rollback()
+                error = str(exc)
+            else:
+                db.session.commit()
+                if not result.duplicate:
+                    flash(_("%(name)s's points changed by %(delta)+d.", name=user.display_name, delta=delta), "success")
+                return redirect(url_for("gamification.admin_adjust"))
+    recent = db.session.execute(
+        select(PointEntry, User)
+        .join(User, User.id == PointEntry.user_id)
+        .where(PointEntry.reason == "adjustment")
+        .order_by(PointEntry.id.desc())
+        .limit(20)
+    ).all()
+    return render_template(
+        "gamification/admin_adjust.html", error=error, recent=recent, key=secrets.token_hex(8), values=request.form
+    ), (400 if error else 200)
+
+
+@bp.route("/admin/badges", methods=["GET", "POST"])
+@admin_required
+def admin_badges():
+    """Badges: the built-in ones and the admin's own, from a small set of conditions."""
+    error = None
+    if request.method == "POST":
+        if not ConfirmForm().validate_on_submit():
+            abort(400)
+        try:
+            threshold = int(request.form.get("threshold", "0") or 0)
+            badge = badges.create_custom(
+                request.form.get("name", ""), request.form.get("description", ""),
+                request.form.get("condition", ""), threshold,
+            )  # fmt: skip
+        except ValueError as exc:
+            db.session.rollback()
+            error = (
+                str(exc)
+                if str(exc) and not str(exc).startswith("invalid literal")
+                else _("The threshold must be a whole number.")
+            )
+        else:
+            audit.record("badge.create", current_user, badge)
+            db.session.commit()
+            flash(_("Badge “%(name)s” added. People who already qualify get it with their next action.",
+                    name=badge.name), "success")  # fmt: skip
+            return redirect(url_for("gamification.admin_badges"))
+    badges.ensure_builtin()
+    rows = db.session.scalars(select(BadgeDefinition).order_by(BadgeDefinition.sort, BadgeDefinition.id)).all()
+    return render_template(
+        "gamification/admin_badges.html", rows=rows, error=error, conditions=badges.CONDITIONS,
+        display_name=badges.display_name, values=request.form,
+    ), (400 if error else 200)  # fmt: skip
