@@ -125,6 +125,11 @@ def app(_app):
         leftover.unlink(missing_ok=True)
     _empty_all_tables(_app)
     mail_module.outbox.clear()
+    from app.gamification import badges, leaderboard, rules
+
+    badges._ensured.clear()
+    rules.forget_cache()
+    leaderboard.forget_members_cache()
 
 
 @pytest.fixture
