@@ -26,3 +26,7 @@ like = signals.signal("like")  # post, user
 comment = signals.signal("comment")  # comment, post, user
 suggestion_approved = signals.signal("suggestion-approved")  # suggestion, post, user (the employee)
 suggestion_rejected = signals.signal("suggestion-rejected")  # suggestion, user
+
+# Rewards (the rewards package emits; notifications will turn these into pushes).
+redemption_changed = signals.signal("redemption-changed")  # redemption, status, actor
+kudos_received = signals.signal("kudos-received")  # kudos

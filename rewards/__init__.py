@@ -4,4 +4,5 @@ from flask import Blueprint
 
 bp = Blueprint("rewards", __name__)
 
-from rewards import routes  # noqa: E402,F401
+# Importing the models registers their tables with the metadata (migrations compare against it).
+from rewards import models, routes  # noqa: E402,F401
