@@ -76,6 +76,20 @@ ACCESS = {
     "content.admin_poll_feed": ADMIN,
     "content.admin_dismiss_item": ADMIN,
     "rewards.catalog": LOGIN,
+    "rewards.reward": LOGIN,
+    "rewards.redeem": LOGIN,
+    "rewards.mine": LOGIN,
+    "rewards.redemption": LOGIN,
+    "rewards.cancel": LOGIN,
+    "rewards.reveal": LOGIN,
+    "rewards.admin_rewards": ADMIN,
+    "rewards.admin_new_reward": ADMIN,
+    "rewards.admin_edit_reward": ADMIN,
+    "rewards.admin_upload_codes": ADMIN,
+    "rewards.admin_queue": ADMIN,
+    "rewards.admin_update_redemption": ADMIN,
+    "rewards.admin_bulk_approve": ADMIN,
+    "rewards.admin_export": ADMIN,
     "surveys.inbox": LOGIN,
     "surveys.hr_home": HR,
 }
@@ -149,7 +163,17 @@ def _content_targets(app, user_id):
         item = FeedItem(source_id=source.id, guid="1", url="https://example.com/c", title="Item")
         db.session.add(item)
         db.session.commit()
-        return {"post_id": post.id, "comment_id": comment.id, "campaign_id": campaign.id,
+        from rewards.models import Redemption, Reward
+
+        reward = Reward(kind="experience", title="Lunch", cost=1)
+        db.session.add(reward)
+        db.session.flush()
+        redemption = Redemption(user_id=user.id, reward_id=reward.id, cost=1, idempotency_key="matrix-key-1",
+                                month="2026-11")  # fmt: skip
+        db.session.add(redemption)
+        db.session.commit()
+        return {"reward_id": reward.id, "redemption_id": redemption.id, "post_id": post.id, "comment_id": comment.id,
+                "campaign_id": campaign.id,
                 "code": link.rsplit("/", 1)[1], "suggestion_id": suggestion.id, "source_id": source.id,
                 "item_id": item.id}  # fmt: skip
 
