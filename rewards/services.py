@@ -453,7 +453,8 @@ def shipping_orders_csv(redemptions: list[Redemption]) -> str:
             "variant": r.variant.label if r.variant else "", "recipient": address.get("name") or r.user.display_name,
             "email": r.user.email, "street": address.get("line1", ""), "street2": address.get("line2", ""),
             "postcode": address.get("postcode", ""), "city": address.get("city", ""),
-            "country": address.get("country", ""), "phone": address.get("phone", ""), "pickup_office": _location_name(r.pickup_location_id),
+            "country": address.get("country", ""), "phone": address.get("phone", ""),
+            "pickup_office": _location_name(r.pickup_location_id),
         })  # fmt: skip
     columns = ["order", "date", "item", "variant", "recipient", "email", "street", "street2", "postcode", "city",
                "country", "phone", "pickup_office"]  # fmt: skip
