@@ -1,0 +1,402 @@
+"""Rewards: catalog, redemption invariants under concurrency, gift codes, fulfilment, refunds."""
+
+from __future__ import annotations
+
+import io
+import logging
+import secrets
+import threading
+
+import pytest
+from sqlalchemy import func, select
+
+from app.accounts.models import User
+from app.database import write_intent
+from app.extensions import db
+from app.gamification import ledger
+from app.gamification.models import PointBalance, PointEntry
+from rewards import services
+from rewards.models import GiftCode, Redemption, Reward, RewardVariant
+
+
+def give_points(app, user_id, points):
+    with app.app_context(), write_intent():
+        ledger.award(db.session.get(User, user_id), "adjustment", points, f"seed:{user_id}:{secrets.token_hex(4)}")
+        db.session.commit()
+
+
+def make_reward(app, kind="merch", cost=10, variants=(("M", 5),), codes=(), **kw) -> int:
+    with app.app_context(), write_intent():
+        reward = Reward(kind=kind, title=kw.pop("title", f"{kind} reward"), cost=cost, **kw)
+        reward.variants = (
+            [RewardVariant(label=label, stock=stock) for label, stock in variants] if kind == "merch" else []
+        )
+        db.session.add(reward)
+        db.session.flush()
+        if codes:
+            added, errors = services.import_codes(reward, "\n".join(codes).encode())
+            assert errors == [] and added == len(codes)
+        db.session.commit()
+        return reward.id
+
+
+def balance_and_ledger(app, user_id) -> tuple[int, int]:
+    with app.app_context():
+        bal = db.session.get(PointBalance, user_id)
+        total = db.session.scalar(
+            select(func.coalesce(func.sum(PointEntry.delta), 0)).where(PointEntry.user_id == user_id)
+        )
+        return (bal.balance if bal else 0), total
+
+
+ADDRESS = {"name": "Erin E", "line1": "Main St 1", "postcode": "00-001", "city": "Warsaw", "country": "Poland"}
+
+
+def redeem(app, user_id, reward_id, key=None, **kw):
+    """One redemption attempt in its own app context and transaction; returns (ok, message)."""
+    with app.app_context(), write_intent():
+        user = db.session.get(User, user_id)
+        reward = db.session.get(Reward, reward_id)
+        variant_id = kw.pop("variant_id", reward.variants[0].id if reward.variants else None)
+        try:
+            redemption, created = services.redeem(user, reward, key or secrets.token_hex(8), variant_id=variant_id,
+                                                   address=kw.pop("address", ADDRESS), **kw)  # fmt: skip
+            db.session.commit()
+            return created, redemption.id
+        except services.RewardError as exc:
+            db.session.rollback()
+            return False, str(exc)
+        finally:
+            db.session.remove()
+
+
+def run_parallel(n, target):
+    barrier = threading.Barrier(n)
+    results, errors = [], []
+
+    def work(i):
+        try:
+            barrier.wait()
+            results.append(target(i))
+        except Exception as exc:  # pragma: no cover - reported
+            errors.append(repr(exc))
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    return results
+
+
+# --- catalog ------------------------------------------------------------------------------------------------
+
+
+def test_catalog_shows_what_i_can_afford_and_how_far_i_am(app, client, auth, users):
+    give_points(app, users["employee"], 30)
+    make_reward(app, "experience", cost=20, title="Lunch with the CEO")
+    make_reward(app, "merch", cost=50, title="Hoodie")
+    auth.login(users["employee"])
+    page = client.get("/rewards").get_data(as_text=True)
+    assert "You have 30 points to spend." in page
+    assert "Lunch with the CEO" in page and "You can afford it" in page
+    assert "Almost there: 20 points to go" in page and 'value="60"' in page
+
+
+def test_audience_and_window_hide_rewards(app, client, auth, users, factory):
+    sales = factory.department("Sales")
+    with app.app_context():
+        from rewards.models import RewardDepartment
+
+        reward = Reward(kind="experience", title="Sales trip", cost=5, audience_all=False)
+        reward.departments = [RewardDepartment(department_id=sales)]
+        db.session.add(reward)
+        db.session.commit()
+        reward_id = reward.id
+    auth.login(users["employee"])
+    assert "Sales trip" not in client.get("/rewards").get_data(as_text=True)
+    assert client.get(f"/rewards/{reward_id}").status_code == 404
+
+
+# --- redeeming ----------------------------------------------------------------------------------------------
+
+
+def test_redeem_merch_with_size_and_address_then_ship(app, client, auth, users):
+    give_points(app, users["employee"], 50)
+    reward_id = make_reward(app, "merch", cost=20, variants=(("S", 1), ("M", 3)), title="Hoodie")
+    auth.login(users["employee"])
+    page = client.get(f"/rewards/{reward_id}").get_data(as_text=True)
+    key = page.split('name="key" value="')[1].split('"')[0]
+    with app.app_context():
+        m_id = db.session.scalar(select(RewardVariant.id).where(RewardVariant.label == "M"))
+    response = client.post(
+        f"/rewards/{reward_id}/redeem", data={"key": key, "variant_id": m_id, "delivery": "ship", **ADDRESS}
+    )
+    assert response.status_code == 302
+    again = client.post(
+        f"/rewards/{reward_id}/redeem", data={"key": key, "variant_id": m_id, "delivery": "ship", **ADDRESS}
+    )
+    assert again.headers["Location"] == response.headers["Location"]  # a double tap: the same redemption
+    redemption_path = response.headers["Location"]
+    assert "Requested" in client.get(redemption_path).get_data(as_text=True)
+    assert balance_and_ledger(app, users["employee"]) == (30, 30)
+    # The address is remembered for next time.
+    assert 'value="Main St 1"' in client.get(f"/rewards/{reward_id}").get_data(as_text=True)
+    auth.login(users["admin"])
+    redemption_id = int(redemption_path.rsplit("/", 1)[1])
+    client.post(f"/admin/redemptions/{redemption_id}", data={"action": "approved"})
+    client.post(
+        f"/admin/redemptions/{redemption_id}", data={"action": "shipped", "carrier": "DHL", "tracking": "JD0001"}
+    )
+    export = client.get("/admin/redemptions/export.csv").get_data(as_text=True)
+    assert "Main St 1" not in export  # only approved (not yet shipped) orders go to the vendor
+    auth.login(users["employee"])
+    page = client.get(redemption_path).get_data(as_text=True)
+    assert "Shipped with DHL, tracking number JD0001." in page
+
+
+def test_missing_address_or_points_is_a_clear_message_and_changes_nothing(app, client, auth, users):
+    reward_id = make_reward(app, "merch", cost=20, variants=(("M", 3),))
+    give_points(app, users["employee"], 10)
+    auth.login(users["employee"])
+    ok, message = redeem(app, users["employee"], reward_id, address={"name": "X"})
+    assert not ok and "Fill in the shipping address" in message
+    ok, message = redeem(app, users["employee"], reward_id)
+    assert (ok, message) == (False, "Not enough points.")
+    with app.app_context():
+        assert db.session.scalar(select(RewardVariant.stock)) == 3
+        assert db.session.scalar(select(func.count()).select_from(Redemption)) == 0
+    assert balance_and_ledger(app, users["employee"]) == (10, 10)
+
+
+def test_fifty_parallel_redemptions_of_the_last_item(app, factory):
+    reward_id = make_reward(app, "merch", cost=5, variants=(("One size", 1),))
+    people = [factory.user(f"p{i}@example.com", f"P {i}") for i in range(50)]
+    for uid in people:
+        give_points(app, uid, 5)
+    results = run_parallel(50, lambda i: redeem(app, people[i], reward_id))
+    assert sum(ok for ok, _ in results) == 1
+    assert {msg for ok, msg in results if not ok} == {"Sold out: One size is gone."}
+    with app.app_context():
+        assert db.session.scalar(select(RewardVariant.stock)) == 0
+    for uid in people:
+        bal, total = balance_and_ledger(app, uid)
+        assert bal == total and bal >= 0
+
+
+def test_two_hundred_parallel_gift_card_redemptions_over_a_hundred_codes(app, factory):
+    codes = [f"CODE-{n:04d}-{secrets.token_hex(3)}" for n in range(100)]
+    reward_id = make_reward(app, "gift_card", cost=1, codes=codes, requires_approval=False)
+    people = [factory.user(f"g{i}@example.com", f"G {i}") for i in range(200)]
+    for uid in people:
+        give_points(app, uid, 1)
+    results = run_parallel(200, lambda i: redeem(app, people[i], reward_id))
+    assert sum(ok for ok, _ in results) == 100
+    with app.app_context():
+        issued = db.session.scalars(select(GiftCode.redemption_id).where(GiftCode.redemption_id.is_not(None))).all()
+        assert len(issued) == len(set(issued)) == 100
+        redeemers = db.session.scalars(select(Redemption).where(Redemption.status == "approved")).all()
+        revealed = {services.gift_code_for(r, r.user) for r in redeemers}
+    assert revealed == set(codes)  # every code issued exactly once
+    for uid in people:
+        bal, total = balance_and_ledger(app, uid)
+        assert bal == total
+
+
+def test_thirty_parallel_redemptions_by_one_person_who_can_afford_three(app, users):
+    reward_id = make_reward(app, "experience", cost=10)
+    give_points(app, users["employee"], 30)
+    results = run_parallel(30, lambda i: redeem(app, users["employee"], reward_id))
+    assert sum(ok for ok, _ in results) == 3
+    assert balance_and_ledger(app, users["employee"]) == (0, 0)
+
+
+def test_one_idempotency_key_makes_one_redemption_even_in_parallel(app, users):
+    reward_id = make_reward(app, "experience", cost=10)
+    give_points(app, users["employee"], 100)
+    results = run_parallel(10, lambda i: redeem(app, users["employee"], reward_id, key="same-key-123"))
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Redemption)) == 1
+    assert len({rid for _ok, rid in results}) == 1
+    assert balance_and_ledger(app, users["employee"]) == (90, 90)
+
+
+def test_limits_per_month_and_in_total(app, users):
+    reward_id = make_reward(app, "experience", cost=1, limit_per_month=2, limit_total=3)
+    give_points(app, users["employee"], 10)
+    outcomes = [redeem(app, users["employee"], reward_id) for _ in range(3)]
+    assert [ok for ok, _ in outcomes] == [True, True, False]
+    assert outcomes[2][1] == "You can redeem this 2 times a month."
+
+
+def test_limited_experience_places(app, factory):
+    reward_id = make_reward(app, "experience", cost=1, quantity=2, title="Day off")
+    people = [factory.user(f"x{i}@example.com", f"X {i}") for i in range(5)]
+    for uid in people:
+        give_points(app, uid, 1)
+    results = run_parallel(5, lambda i: redeem(app, people[i], reward_id))
+    assert sum(ok for ok, _ in results) == 2
+    with app.app_context():
+        assert db.session.get(Reward, reward_id).quantity == 0
+
+
+# --- rejection, cancellation, refunds -----------------------------------------------------------------------
+
+
+def test_rejection_refunds_exactly_once_even_when_pressed_twice_at_once(app, users):
+    reward_id = make_reward(app, "merch", cost=20, variants=(("M", 1),))
+    give_points(app, users["employee"], 20)
+    ok, redemption_id = redeem(app, users["employee"], reward_id)
+    assert ok
+
+    def reject(_i):
+        with app.app_context(), write_intent():
+            item = db.session.get(Redemption, redemption_id)
+            done = services.set_status(item, "rejected", db.session.get(User, users["admin"]), note="Out of stock")
+            db.session.commit()
+            db.session.remove()
+            return done
+
+    assert sum(run_parallel(2, reject)) == 1
+    assert balance_and_ledger(app, users["employee"]) == (20, 20)
+    with app.app_context():
+        refunds = db.session.scalar(select(func.count()).select_from(PointEntry).where(PointEntry.reason == "refund"))
+        assert refunds == 1
+        assert db.session.scalar(select(RewardVariant.stock)) == 1  # back in stock
+
+
+def test_employee_cancels_while_requested_but_not_after_approval(app, client, auth, users):
+    reward_id = make_reward(app, "experience", cost=5)
+    give_points(app, users["employee"], 10)
+    ok, first = redeem(app, users["employee"], reward_id)
+    ok2, second = redeem(app, users["employee"], reward_id)
+    auth.login(users["employee"])
+    response = client.post(f"/rewards/redemptions/{first}/cancel", follow_redirects=True)
+    assert "Cancelled. Your points are back." in response.get_data(as_text=True)
+    with app.app_context(), write_intent():
+        services.set_status(db.session.get(Redemption, second), "approved", db.session.get(User, users["admin"]))
+        db.session.commit()
+    response = client.post(f"/rewards/redemptions/{second}/cancel", follow_redirects=True)
+    assert "can no longer be cancelled" in response.get_data(as_text=True)
+    assert balance_and_ledger(app, users["employee"]) == (5, 5)
+
+
+def test_reject_needs_a_reason(app, client, auth, users):
+    reward_id = make_reward(app, "experience", cost=5)
+    give_points(app, users["employee"], 5)
+    _ok, redemption_id = redeem(app, users["employee"], reward_id)
+    auth.login(users["admin"])
+    response = client.post(f"/admin/redemptions/{redemption_id}", data={"action": "rejected", "reason": ""},
+                           follow_redirects=True)  # fmt: skip
+    assert "Give a reason" in response.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.get(Redemption, redemption_id).status == "requested"
+
+
+def test_bulk_approve(app, client, auth, users, factory):
+    reward_id = make_reward(app, "experience", cost=1)
+    ids = []
+    for i in range(3):
+        uid = factory.user(f"b{i}@example.com", f"B {i}")
+        give_points(app, uid, 1)
+        ids.append(redeem(app, uid, reward_id)[1])
+    auth.login(users["admin"])
+    response = client.post("/admin/redemptions/bulk-approve", data={"ids": ids[:2]}, follow_redirects=True)
+    assert "2 approved." in response.get_data(as_text=True)
+    with app.app_context():
+        statuses = [db.session.get(Redemption, i).status for i in ids]
+    assert statuses == ["approved", "approved", "requested"]
+
+
+# --- gift-card codes ----------------------------------------------------------------------------------------
+
+
+def test_code_upload_is_validated_as_a_whole(app, client, auth, users):
+    reward_id = make_reward(app, "gift_card", cost=5, codes=("EXISTING-1",))
+    auth.login(users["admin"])
+    bad = b"code\nGOOD-0001\nGOOD-0001\nbad code\nEXISTING-1\n"
+    response = client.post(f"/admin/rewards/{reward_id}/codes", data={"codes": (io.BytesIO(bad), "codes.csv")},
+                           content_type="multipart/form-data")  # fmt: skip
+    body = response.get_data(as_text=True)
+    assert response.status_code == 400 and "No code was added." in body
+    assert "Line 3: The same code is also on line 2." in body
+    assert "Line 4: This is not a valid code" in body and "Line 5: This code is already in Herald." in body
+    assert "GOOD-0001" not in body and "EXISTING-1" not in body
+    with app.app_context():
+        assert services.codes_left(reward_id) == 1
+    good = b"NEW-0001\nNEW-0002\n"
+    response = client.post(f"/admin/rewards/{reward_id}/codes", data={"codes": (io.BytesIO(good), "codes.csv")},
+                           content_type="multipart/form-data", follow_redirects=True)  # fmt: skip
+    assert "2 codes added; 3 left." in response.get_data(as_text=True)
+
+
+def test_codes_are_encrypted_and_only_the_redeemer_sees_theirs_after_approval(app, client, auth, users, caplog):
+    caplog.set_level(logging.DEBUG)
+    code = "SECRET-" + secrets.token_hex(6).upper()
+    reward_id = make_reward(app, "gift_card", cost=5, codes=(code,), title="Book voucher")
+    give_points(app, users["employee"], 5)
+    _ok, redemption_id = redeem(app, users["employee"], reward_id)
+    pages = []
+    with app.app_context():
+        stored = db.session.scalar(select(GiftCode.code_encrypted))
+        assert code not in stored
+    auth.login(users["employee"])
+    assert client.post(f"/rewards/redemptions/{redemption_id}/code").status_code == 404  # not approved yet
+    auth.login(users["admin"])
+    for path in (
+        "/admin/rewards",
+        f"/admin/rewards/{reward_id}",
+        "/admin/redemptions",
+        "/admin/redemptions?status=all",
+    ):
+        pages.append(client.get(path).get_data(as_text=True))
+    client.post(f"/admin/redemptions/{redemption_id}", data={"action": "approved"})
+    pages.append(client.get("/admin/redemptions/export.csv").get_data(as_text=True))
+    pages.append(client.get("/admin/redemptions?status=approved").get_data(as_text=True))
+    auth.login(users["hr"])  # another employee
+    assert client.get(f"/rewards/redemptions/{redemption_id}").status_code == 404
+    assert client.post(f"/rewards/redemptions/{redemption_id}/code").status_code == 404
+    auth.login(users["employee"])
+    confirm = client.get(f"/rewards/redemptions/{redemption_id}/code")
+    pages.append(confirm.get_data(as_text=True))
+    assert "Show the code" in pages[-1]
+    for path in ("/rewards", "/rewards/mine", f"/rewards/redemptions/{redemption_id}", "/me", "/me/points"):
+        pages.append(client.get(path).get_data(as_text=True))
+    revealed = client.post(f"/rewards/redemptions/{redemption_id}/code")
+    assert code in revealed.get_data(as_text=True)
+    assert revealed.headers["Cache-Control"] == "no-store"
+    for page in pages:
+        assert code not in page
+    assert code not in caplog.text
+
+
+def test_roles_employees_cannot_reach_admin_rewards(client, auth, users):
+    auth.login(users["employee"])
+    for path in ("/admin/rewards", "/admin/rewards/new", "/admin/redemptions", "/admin/redemptions/export.csv"):
+        assert client.get(path).status_code == 403
+
+
+@pytest.mark.parametrize("kind", ["merch", "gift_card", "experience"])
+def test_admin_creates_each_kind(app, client, auth, users, kind):
+    auth.login(users["admin"])
+    data = {"kind": kind, "title": f"A {kind}", "cost": "15", "variants": "S: 2\nM: 0", "brand": "Acme",
+            "denomination": "25 EUR", "quantity": "3", "requires_approval": "1", "active": "1", "low_stock_at": "5"}  # fmt: skip
+    assert client.post("/admin/rewards/new", data=data).status_code == 302
+    with app.app_context():
+        reward = db.session.scalar(select(Reward))
+        assert reward.kind == kind
+        if kind == "merch":
+            assert [(v.label, v.stock) for v in reward.variants] == [("S", 2), ("M", 0)]
+        if kind == "experience":
+            assert reward.quantity == 3
+    listing = client.get("/admin/rewards").get_data(as_text=True)
+    assert ("Low stock" in listing) or ("Few codes left" in listing)
+
+
+def test_bad_reward_form_is_explained(client, auth, users):
+    auth.login(users["admin"])
+    response = client.post(
+        "/admin/rewards/new", data={"kind": "merch", "title": "Hoodie", "cost": "10", "variants": "M: lots"}
+    )
+    assert response.status_code == 400 and "label: stock" in response.get_data(as_text=True)
