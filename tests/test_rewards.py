@@ -381,7 +381,8 @@ def test_roles_employees_cannot_reach_admin_rewards(client, auth, users):
 def test_admin_creates_each_kind(app, client, auth, users, kind):
     auth.login(users["admin"])
     data = {"kind": kind, "title": f"A {kind}", "cost": "15", "variants": "S: 2\nM: 0", "brand": "Acme",
-            "denomination": "25 EUR", "quantity": "3", "requires_approval": "1", "active": "1", "low_stock_at": "5"}  # fmt: skip
+            "denomination": "25 EUR", "quantity": "3", "requires_approval": "1", "active": "1",
+            "low_stock_at": "5"}  # fmt: skip
     assert client.post("/admin/rewards/new", data=data).status_code == 302
     with app.app_context():
         reward = db.session.scalar(select(Reward))
