@@ -36,6 +36,14 @@ DEMO_ACCOUNTS = [
     ("employee", "Ola Nowak", ["employee"], "Engineering", "Warsaw"),
 ]
 DEMO_EMPLOYEES = 66
+# Feature packages (rewards, surveys) add their demo data here, so the core never imports them.
+DEMO_SEEDERS: list = []
+
+
+def register_demo_seeder(seeder) -> None:
+    """Have ``seed-demo`` call ``seeder(admin, people, print_fn)`` after the core demo data exists."""
+    if seeder not in DEMO_SEEDERS:
+        DEMO_SEEDERS.append(seeder)
 
 
 def _refuse_in_production():
@@ -85,6 +93,8 @@ def seed_demo_data(print_fn=click.echo) -> dict[str, str]:
         select(User).where(User.email.like(f"%@{DEMO_DOMAIN}"), User.email.not_like("admin@%")).order_by(User.id)
     ).all()
     posts = seed_demo_content(admin, people)
+    for seeder in DEMO_SEEDERS:
+        seeder(admin, people, print_fn)
     print_fn(f"Demo company ready: {total} people, {len(depts)} departments, {len(locs)} locations.")
     if posts:
         print_fn(f"Demo content: {posts} posts with shares, clicks, comments and a campaign.")
