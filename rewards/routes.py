@@ -175,6 +175,21 @@ def _optional_int(name: str) -> int | None:
     return number
 
 
+def _local_datetime(name: str):
+    """A ``datetime-local`` field typed in the admin's time zone, as aware UTC (None when empty)."""
+    from datetime import datetime
+
+    from app.content.forms import to_utc
+
+    value = request.form.get(name, "").strip()
+    if not value:
+        return None
+    try:
+        return to_utc(datetime.fromisoformat(value), current_user.timezone)
+    except ValueError:
+        raise services.RewardError(_("Enter dates as shown in the date picker."))
+
+
 def _save_reward(item: Reward) -> None:
     form = request.form
     kind = form.get("kind", item.kind or "merch")
@@ -196,6 +211,10 @@ def _save_reward(item: Reward) -> None:
     item.requires_approval = form.get("requires_approval") == "1"
     item.active = form.get("active") == "1"
     item.low_stock_at = _optional_int("low_stock_at") or 0
+    item.starts_at = _local_datetime("starts_at")
+    item.ends_at = _local_datetime("ends_at")
+    if item.starts_at and item.ends_at and item.ends_at <= item.starts_at:
+        raise services.RewardError(_("The availability must end after it starts."))
     if kind == "merch":
         wanted = _parse_variants(form.get("variants", ""))
         if not wanted:

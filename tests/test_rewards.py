@@ -101,7 +101,7 @@ def test_catalog_shows_what_i_can_afford_and_how_far_i_am(app, client, auth, use
     page = client.get("/rewards").get_data(as_text=True)
     assert "You have 30 points to spend." in page
     assert "Lunch with the CEO" in page and "You can afford it" in page
-    assert "Almost there: 20 points to go" in page and 'value="60"' in page
+    assert "Almost there: 20 points to go" in page and "ring p60" in page
 
 
 def test_audience_and_window_hide_rewards(app, client, auth, users, factory):
@@ -401,3 +401,19 @@ def test_bad_reward_form_is_explained(client, auth, users):
         "/admin/rewards/new", data={"kind": "merch", "title": "Hoodie", "cost": "10", "variants": "M: lots"}
     )
     assert response.status_code == 400 and "label: stock" in response.get_data(as_text=True)
+
+
+def test_availability_window_in_the_admins_time_zone(app, client, auth, users):
+    auth.login(users["admin"])
+    response = client.post("/admin/rewards/new", data={
+        "kind": "experience", "title": "Summer party", "cost": "5", "active": "1",
+        "starts_at": "2030-06-01T09:00", "ends_at": "2030-05-01T09:00",
+    })  # fmt: skip
+    assert response.status_code == 400 and "must end after it starts" in response.get_data(as_text=True)
+    client.post("/admin/rewards/new", data={"kind": "experience", "title": "Summer party", "cost": "5", "active": "1",
+                                            "starts_at": "2030-06-01T09:00"})  # fmt: skip
+    with app.app_context():
+        reward = db.session.scalar(select(Reward))
+        assert reward.starts_at.isoformat() == "2030-06-01T09:00:00+00:00"  # the admin's zone is UTC here
+    auth.login(users["employee"])
+    assert "Summer party" not in client.get("/rewards").get_data(as_text=True)  # not yet available

@@ -252,6 +252,16 @@ def format_local(value) -> str:
     return format_datetime(value, "short") if value else ""
 
 
+@bp.app_template_filter("local_input")
+def local_input(value) -> str:
+    """An aware timestamp as the viewer's local ``datetime-local`` input value."""
+    from flask_login import current_user as viewer
+
+    from app.content.forms import to_local
+
+    return to_local(value, viewer.timezone).strftime("%Y-%m-%dT%H:%M") if value else ""
+
+
 bp.add_app_template_global(services.pick_caption, "pick_caption")
 bp.add_app_template_global(services.render_caption, "render_caption")
 bp.add_app_template_global(engagement.linkify, "linkify")
