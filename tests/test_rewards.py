@@ -416,4 +416,4 @@ def test_availability_window_in_the_admins_time_zone(app, client, auth, users):
         reward = db.session.scalar(select(Reward))
         assert reward.starts_at.isoformat() == "2030-06-01T09:00:00+00:00"  # the admin's zone is UTC here
     auth.login(users["employee"])
-    assert "Summer party" not in client.get("/rewards").get_data(as_text=True)  # not yet available
+    assert "reward-card" not in client.get("/rewards").get_data(as_text=True)  # not yet available
