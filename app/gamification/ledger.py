@@ -255,7 +255,10 @@ def balance_of(user_id: int) -> tuple[int, int]:
 
 def _announce(user: User, result: AwardResult) -> None:
     """Remember points earned in this request so the response can tell the phone (HX-Trigger)."""
-    if has_request_context():
+    from flask_login import current_user
+
+    # Only the signed-in person's own points: a kudos awarding a colleague must not toast the sender.
+    if has_request_context() and current_user and getattr(current_user, "id", None) == user.id:
         earned = g.setdefault("herald_points", {"points": 0, "badges": []})
         earned["points"] += result.points
         current_app.logger.debug("awarded %s points to %s", result.points, user.id)
