@@ -103,6 +103,7 @@ def load_config(overrides: dict | None = None) -> dict:
         "WTF_CSRF_HEADERS": ["X-CSRFToken"],
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         "TASKS_IMMEDIATE": env_bool("TASKS_IMMEDIATE", False),
+        "GIFTCARD_KEY": env("GIFTCARD_KEY"),
         "TRUST_PROXY": env_int("TRUST_PROXY", 0),
         # Outgoing fetches (link previews, RSS): private addresses are refused unless listed here
         # (comma-separated hosts, host:port or CIDR networks).
