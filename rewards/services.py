@@ -308,7 +308,7 @@ def redeem(
                 update(RewardVariant).where(RewardVariant.id == variant.id, RewardVariant.stock > 0)
                 .values(stock=RewardVariant.stock - 1).execution_options(synchronize_session=False)
             ).rowcount:  # fmt: skip
-                raise RewardError(_("Sold out: %(variant)s is gone.", variant=variant.label))
+                raise RewardError(_("Sold out: %(variant)s.", variant=variant.label))
             if reward.kind == "experience" and reward.quantity is not None and not db.session.execute(
                 update(Reward).where(Reward.id == reward.id, Reward.quantity > 0)
                 .values(quantity=Reward.quantity - 1).execution_options(synchronize_session=False)
@@ -333,7 +333,7 @@ def redeem(
         # The same key won a race a moment ago: that one is the redemption.
         existing = db.session.scalar(select(Redemption).where(Redemption.idempotency_key == key))
         if existing is None:
-            raise RewardError(_("Something changed while you were redeeming. Try again."))
+            raise RewardError(_("Something changed in the meantime. Try again."))
         return existing, False
     if reward.kind == "merch":
         _remember_address(user, address if not pickup_location_id else None, pickup_location_id)

@@ -19,8 +19,8 @@ from app.gamification.models import BadgeDefinition, PointBalance, Streak, UserB
 CONDITIONS = {
     "shares": _l("Shares made"),
     "unique_clicks": _l("Unique clicks earned"),
-    "streak": _l("Streak length (periods)"),
-    "top_month": _l("Finished a month in the top N"),
+    "streak": _l("Streak length"),
+    "top_month": _l("Best monthly rank (number of top places)"),
     "suggestions_approved": _l("Suggestions approved"),
     "surveys_completed": _l("Surveys completed"),
     "comments": _l("Comments written"),
@@ -50,9 +50,9 @@ BUILTIN = [
                  "target"),
     BuiltinBadge("clicks-1000", _l("Influencer"), _l("Your links earned 1,000 unique clicks."), "unique_clicks",
                  1000, "rocket"),
-    BuiltinBadge("streak-4", _l("On a roll"), _l("A streak of 4 periods."), "streak", 4, "flame"),
-    BuiltinBadge("streak-12", _l("Unstoppable"), _l("A streak of 12 periods."), "streak", 12, "flame"),
-    BuiltinBadge("streak-26", _l("Half-year hero"), _l("A streak of 26 periods."), "streak", 26, "flame"),
+    BuiltinBadge("streak-4", _l("On a roll"), _l("Shared 4 weeks (or days) in a row."), "streak", 4, "flame"),
+    BuiltinBadge("streak-12", _l("Unstoppable"), _l("Shared 12 weeks (or days) in a row."), "streak", 12, "flame"),
+    BuiltinBadge("streak-26", _l("Half-year hero"), _l("Shared 26 weeks (or days) in a row."), "streak", 26, "flame"),
     BuiltinBadge("top10-month", _l("Top 10"), _l("Finished a month in the company's top 10."), "top_month", 10,
                  "trophy"),
     BuiltinBadge("first-suggestion", _l("Scout"), _l("Your first suggestion was approved."), "suggestions_approved",
@@ -94,7 +94,7 @@ def display_description(badge: BadgeDefinition) -> str:
     builtin = BUILTIN_BY_CODE.get(badge.code) if badge.builtin else None
     if builtin:
         return str(builtin.description)
-    return badge.description or _("Reach %(n)d: %(what)s.", n=badge.threshold, what=CONDITIONS[badge.condition])
+    return badge.description or _("%(what)s: %(n)d or more.", n=badge.threshold, what=CONDITIONS[badge.condition])
 
 
 def _value(user_id: int, condition: str) -> int:

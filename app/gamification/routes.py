@@ -7,7 +7,6 @@ import secrets
 
 from flask import abort, flash, g, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_babel import ngettext
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -44,7 +43,7 @@ def entry_label(entry: PointEntry) -> str:
     if reason == "suggestion":
         return _("suggestion approved: “%(title)s”", title=title)
     if reason == "streak_milestone":
-        return ngettext("%(num)d-period streak", "%(num)d-period streak", p.get("periods", 0))
+        return _("streak milestone: %(num)d in a row", num=p.get("periods", 0))
     if reason == "adjustment":
         return _("adjusted by an admin: %(note)s", note=p.get("note", ""))
     if reason == "redemption":
@@ -144,7 +143,7 @@ def privacy():
     current_user.hide_from_leaderboards = request.form.get("hide") == "1"
     db.session.commit()
     flash(
-        _("You are hidden on leaderboards; you still count, shown as “Hidden”.")
+        _("You are hidden from leaderboards: you still count, shown as “Hidden”.")
         if current_user.hide_from_leaderboards
         else _("Colleagues see your name on leaderboards again."),
         "success",
@@ -210,7 +209,7 @@ def admin_rules():
             if new["streak"]["period"] not in ("daily", "weekly"):
                 raise ValueError("streak-period")
         except ValueError:
-            error = _("Use whole numbers from 0 to 100,000 (caps at least 1).")
+            error = _("Use whole numbers from 0 to 100,000; daily caps must be at least 1.")
         else:
             rules.save_rules(new, current_user)
             audit.record("rules.update", current_user, None, rules=new)
@@ -247,7 +246,9 @@ def admin_adjust():
             else:
                 db.session.commit()
                 if not result.duplicate:
-                    flash(_("%(name)s's points changed by %(delta)+d.", name=user.display_name, delta=delta), "success")
+                    flash(
+                        _("Points of %(name)s changed by %(delta)+d.", name=user.display_name, delta=delta), "success"
+                    )
                 return redirect(url_for("gamification.admin_adjust"))
     recent = db.session.execute(
         select(PointEntry, User)
