@@ -35,8 +35,12 @@ def build_message(to: str, subject: str, text: str, html: str | None = None) -> 
 
 def send_mail(to: str, subject: str, template: str, **context) -> None:
     """Render ``templates/mail/<template>.txt`` (and ``.html``); queue it when the transaction commits."""
+    from app import forget_request_translations
+
+    forget_request_translations()  # callers may have switched to the recipient's language
     text = render_template(f"mail/{template}.txt", **context)
     html = render_template(f"mail/{template}.html", **context)
+    forget_request_translations()
     enqueue_after_commit(deliver_mail, to, subject, text, html)
 
 

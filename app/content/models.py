@@ -56,7 +56,8 @@ class Post(db.Model):
 
     __table_args__ = (
         CheckConstraint("status IN ('draft', 'scheduled', 'published', 'expired')", name="status"),
-        Index("ix_post_feed", "status", "publish_at"),
+        # The feed's order (pinned, newest, id) walked backwards: the first page never sorts the library.
+        Index("ix_post_feed_order", "pinned", "publish_at", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
