@@ -26,7 +26,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from flask import current_app
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from app import events
@@ -201,7 +201,11 @@ def _read(path: Path) -> list[dict]:
 def ingest_records(records: list[dict]) -> int:
     """Insert spooled clicks (skipping ones already in), decide uniqueness, emit ``click`` events.
 
-    Returns the number of clicks inserted. Runs in the caller's transaction.
+    Set-based: ``INSERT .. ON CONFLICT DO NOTHING RETURNING`` on ``unique_visit``
+    decides a whole batch's unique clicks (whoever inserts a (link, day, visitor)
+    row first owns the unique click, also across concurrent ingesters); counters
+    move with one statement per link and post. Returns the number of clicks
+    inserted. Runs in the caller's transaction.
     """
     if not records:
         return 0
@@ -212,50 +216,72 @@ def ingest_records(records: list[dict]) -> int:
     fresh = [r for r in records if r["uid"] not in present]
     if not fresh:
         return 0
+    candidates: dict[tuple, str] = {}
     rows = []
-    link_clicks: dict[int, int] = {}
-    post_clicks: dict[int, int] = {}
-    unique_rows = []
     for r in fresh:
         when = datetime.fromtimestamp(r["ts"], UTC)
         day = when.date()
-        unique = False
         if not r["bot"] and not r["self"]:
-            unique = _first_visit(r["link"], day, r["vh"])
-        if unique:
-            link_clicks[r["link"]] = link_clicks.get(r["link"], 0) + 1
-            post_clicks[r["post"]] = post_clicks.get(r["post"], 0) + 1
-        row = {
+            candidates.setdefault((r["link"], day, r["vh"]), r["uid"])  # the first in the batch wins
+        rows.append({
             "uid": r["uid"], "link_id": r["link"], "post_id": r["post"], "sharer_id": r["sharer"],
             "network": r["net"], "clicked_at": when, "day": day, "referrer_host": r.get("ref", "")[:255],
-            "visitor_hash": r["vh"], "is_bot": r["bot"], "is_self": r["self"], "is_unique": unique,
-        }  # fmt: skip
-        rows.append(row)
-        if unique:
-            unique_rows.append(row)
+            "visitor_hash": r["vh"], "is_bot": r["bot"], "is_self": r["self"], "is_unique": False,
+        })  # fmt: skip
+    winners = _first_visits(candidates)
+    link_clicks: dict[int, int] = {}
+    post_clicks: dict[int, int] = {}
+    for row in rows:
+        if row["uid"] in winners:
+            row["is_unique"] = True
+            link_clicks[row["link_id"]] = link_clicks.get(row["link_id"], 0) + 1
+            post_clicks[row["post_id"]] = post_clicks.get(row["post_id"], 0) + 1
     db.session.execute(insert(Click), rows)
-    for link_id, n in link_clicks.items():
-        db.session.execute(
-            update(TrackedLink).where(TrackedLink.id == link_id).values(click_count=TrackedLink.click_count + n)
+    conn = db.session.connection()
+    if link_clicks:
+        links = TrackedLink.__table__
+        conn.execute(
+            update(links)
+            .where(links.c.id == bindparam("p_id"))
+            .values(click_count=links.c.click_count + bindparam("p_n")),
+            [{"p_id": k, "p_n": n} for k, n in link_clicks.items()],
         )
-    for post_id, n in post_clicks.items():
-        db.session.execute(update(Post).where(Post.id == post_id).values(click_count=Post.click_count + n))
-    if unique_rows:
+    if post_clicks:
+        posts = Post.__table__
+        conn.execute(
+            update(posts)
+            .where(posts.c.id == bindparam("p_id"))
+            .values(click_count=posts.c.click_count + bindparam("p_n")),
+            [{"p_id": k, "p_n": n} for k, n in post_clicks.items()],
+        )
+    if winners:
         sender = current_app._get_current_object()
-        for row in unique_rows:
-            click = db.session.scalar(select(Click).where(Click.uid == row["uid"]))
+        for click in db.session.scalars(select(Click).where(Click.uid.in_(list(winners))).order_by(Click.id)):
             events.click.send(sender, click=click)
     return len(rows)
 
 
-def _first_visit(link_id: int, day: date, vh: str) -> bool:
-    """Insert the (link, day, visitor) row; whoever inserts it first owns the unique click."""
-    try:
-        with db.session.begin_nested():
-            db.session.execute(insert(UniqueVisit).values(link_id=link_id, day=day, visitor_hash=vh))
-        return True
-    except IntegrityError:
-        return False
+def _first_visits(candidates: dict[tuple, str]) -> set[str]:
+    """Insert (link, day, visitor) rows; return the uids of the clicks whose row was new."""
+    if not candidates:
+        return set()
+    if db.session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    table = UniqueVisit.__table__
+    winners: set[str] = set()
+    keys = list(candidates)
+    for start in range(0, len(keys), 300):
+        stmt = (
+            dialect_insert(table)
+            .values([{"link_id": k[0], "day": k[1], "visitor_hash": k[2]} for k in keys[start : start + 300]])
+            .on_conflict_do_nothing()
+            .returning(table.c.link_id, table.c.day, table.c.visitor_hash)
+        )
+        for link_id, day, vh in db.session.execute(stmt):
+            winners.add(candidates[(link_id, day, vh)])
+    return winners
 
 
 def ingest_spool(spool: Spool) -> int:

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from app.content.clicks import Flusher, Spool, is_bot, salts, visitor_hash
 from app.content.models import Campaign, Post, TrackedLink
@@ -30,6 +30,18 @@ CODE_RE = re.compile(r"[A-Za-z0-9]{6,16}")
 SHARER_COOKIE = "herald_sharer"
 CACHE_TTL = 60.0
 CACHE_MAX = 200_000
+
+
+# Built once: constructing the select per lookup costs more than running it.
+_LOOKUP = (
+    select(
+        TrackedLink.id, TrackedLink.post_id, TrackedLink.user_id, TrackedLink.network,
+        TrackedLink.variant, TrackedLink.enabled, Post.url, Post.slug, Campaign.slug,
+    )
+    .join(Post, Post.id == TrackedLink.post_id)
+    .outerjoin(Campaign, Campaign.id == Post.campaign_id)
+    .where(TrackedLink.code == bindparam("p_code"))
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -85,17 +97,8 @@ class RedirectMiddleware:
         hit = self.cache.get(code)
         if hit is not None and hit[0] > now:
             return hit[1]
-        query = (
-            select(
-                TrackedLink.id, TrackedLink.post_id, TrackedLink.user_id, TrackedLink.network,
-                TrackedLink.variant, TrackedLink.enabled, Post.url, Post.slug, Campaign.slug,
-            )
-            .join(Post, Post.id == TrackedLink.post_id)
-            .outerjoin(Campaign, Campaign.id == Post.campaign_id)
-            .where(TrackedLink.code == code)
-        )  # fmt: skip
         with read_intent(), self.engine.connect() as conn:
-            row = conn.execute(query).first()
+            row = conn.execute(_LOOKUP, {"p_code": code}).first()
         entry = None
         if row is not None and row.enabled:
             target = utm_target(row.url, row.network, row[8] or row.slug, row.variant)
