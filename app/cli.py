@@ -183,7 +183,10 @@ def serve(host, port, workers, no_tasks):
     db.session.remove()
     env = os.environ.copy()
     env.setdefault("HERALD_BASE_URL", f"http://{host}:{port}")  # links in e-mails point here
+    env.setdefault("HERALD_CLICK_INGEST", "process")  # web workers only spool; the ingester below writes
     procs = []
+    if env["HERALD_CLICK_INGEST"] == "process":
+        procs.append(subprocess.Popen([sys.executable, "-m", "flask", "--app", "wsgi", "ingest-clicks"], env=env))  # noqa: S603
     if not no_tasks:
         procs.append(subprocess.Popen(  # noqa: S603
             [sys.executable, "-m", "huey.bin.huey_consumer", "app.worker.huey", "-w", "2", "-k", "thread"],
@@ -219,4 +222,28 @@ def serve(host, port, workers, no_tasks):
     sys.exit(0)
 
 
-commands = [seed_demo, create_user, import_users, serve]
+@click.command("ingest-clicks")
+@click.option("--interval", default=0.5, show_default=True, help="Seconds between passes.")
+@with_appcontext
+def ingest_clicks(interval: float):
+    """Move spooled clicks into the database continuously (with HERALD_CLICK_INGEST=process)."""
+    import time
+
+    from app.content.clicks import Flusher
+
+    spool = current_app.extensions["herald_redirects"].spool
+    flusher = Flusher(current_app._get_current_object(), spool)
+    stopping = []
+    signal.signal(signal.SIGTERM, lambda *_: stopping.append(1))
+    signal.signal(signal.SIGINT, lambda *_: stopping.append(1))
+    click.echo("Ingesting spooled clicks (Ctrl+C stops).")
+    while not stopping:
+        try:
+            flusher.flush()
+        except Exception as exc:  # keep going; the spool files stay until a pass succeeds
+            click.echo(f"click ingestion failed, retrying: {exc}", err=True)
+        time.sleep(interval)
+    flusher.flush()
+
+
+commands = [seed_demo, create_user, import_users, serve, ingest_clicks]

@@ -104,6 +104,9 @@ def load_config(overrides: dict | None = None) -> dict:
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         "TASKS_IMMEDIATE": env_bool("TASKS_IMMEDIATE", False),
         "GIFTCARD_KEY": env("GIFTCARD_KEY"),
+        # "workers": each web process ingests its spooled clicks in a thread (simplest);
+        # "process": web processes only spool and `flask ingest-clicks` ingests (lower redirect latency).
+        "CLICK_INGEST": env("CLICK_INGEST", "workers"),
         "TRUST_PROXY": env_int("TRUST_PROXY", 0),
         # Outgoing fetches (link previews, RSS): private addresses are refused unless listed here
         # (comma-separated hosts, host:port or CIDR networks).

@@ -311,8 +311,10 @@ def ingest_spool(spool: Spool) -> int:
 class Flusher:
     """A daemon thread per web process: rotate the spool, ingest ready files, every ``interval`` seconds."""
 
-    def __init__(self, app, spool: Spool, interval: float = 0.5):
+    def __init__(self, app, spool: Spool, interval: float = 0.5, rotate_only: bool = False):
         self.app = app
+        # With a separate ingester process, web processes only hand their spool files over.
+        self.rotate_only = rotate_only
         self.spool = spool
         self.interval = interval
         self._pid = None
@@ -342,6 +344,9 @@ class Flusher:
     def _run(self) -> None:
         while not self._stop.wait(self.interval):
             try:
+                if self.rotate_only:
+                    self.spool.rotate()
+                    continue
                 self.flush()
             except Exception:  # keep flushing; the files stay on disk until a pass succeeds
                 log.exception("click ingestion failed; will retry")

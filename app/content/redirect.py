@@ -81,7 +81,10 @@ class RedirectMiddleware:
         self.secret = app.config["SECRET_KEY"]
         self.cache: dict[str, tuple[float, LinkEntry | None]] = {}
         self.spool = Spool(Path(app.config["INSTANCE_PATH"]) / "spool")
-        self.flusher = Flusher(app, self.spool, app.config.get("CLICK_FLUSH_SECONDS", 0.5))
+        self.ingest_here = app.config.get("CLICK_INGEST", "workers") != "process"
+        self.flusher = Flusher(
+            app, self.spool, app.config.get("CLICK_FLUSH_SECONDS", 0.5), rotate_only=not self.ingest_here
+        )
         self._engine = None
 
     @property

@@ -108,6 +108,30 @@ def _value(user_id: int, condition: str) -> int:
     return getattr(stats, condition, 0) if stats else 0
 
 
+_thresholds: dict[str, tuple[float, dict[str, set[int]]]] = {}
+
+
+def could_earn(condition: str, value: int) -> bool:
+    """Cheap pre-check: does ``value`` hit an active threshold of ``condition``? (thresholds cached 30 s)
+
+    Counters grow one at a time, so most actions cross no threshold and skip the badge queries.
+    """
+    import time
+
+    key = str(db.session.get_bind().url)
+    hit = _thresholds.get(key)
+    if hit is None or hit[0] < time.monotonic():
+        table: dict[str, set[int]] = {}
+        for cond, threshold in db.session.execute(
+            select(BadgeDefinition.condition, BadgeDefinition.threshold).where(BadgeDefinition.active.is_(True))
+        ):
+            table.setdefault(cond, set()).add(threshold)
+        hit = (time.monotonic() + 30, table)
+        _thresholds[key] = hit
+    # Exactly at a threshold, or now and then (a badge an admin added below someone's count).
+    return value in hit[1].get(condition, ()) or value % 25 == 0
+
+
 def evaluate(user_id: int, conditions: tuple[str, ...]) -> list[BadgeDefinition]:
     """Award every active badge of these condition types whose threshold the user now meets; returns new ones."""
     ensure_builtin()
@@ -170,6 +194,7 @@ def create_custom(name: str, description: str, condition: str, threshold: int) -
     code = "custom-" + (re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:30] or "badge")
     while db.session.scalar(select(BadgeDefinition.id).where(BadgeDefinition.code == code)):
         code += "-x"
+    _thresholds.clear()
     badge = BadgeDefinition(
         code=code, name=name[:80], description=(description or "").strip()[:500], condition=condition,
         threshold=threshold, icon="star", builtin=False, sort=1000,

@@ -195,9 +195,25 @@ def _change_balance(user_id: int, delta: int, now: datetime) -> None:
         raise LedgerError(_("Not enough points."))
 
 
-def bump_stat(user_id: int, name: str, amount: int = 1) -> None:
-    """Add to one of the user's badge counters."""
-    upsert(UserStats, {"user_id": user_id, name: amount}, ("user_id",), {name: amount})
+_STAT_STATEMENTS: dict[tuple[str, str], object] = {}
+
+
+def bump_stat(user_id: int, name: str, amount: int = 1) -> int:
+    """Add to one of the user's badge counters; returns the new value (prebuilt statement, RETURNING)."""
+    dialect = db.session.get_bind().dialect.name
+    stmt = _STAT_STATEMENTS.get((dialect, name))
+    if stmt is None:
+        if dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as dialect_insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert as dialect_insert
+        table = UserStats.__table__
+        ins = dialect_insert(table).values({table.c.user_id: bindparam("p_user"), table.c[name]: bindparam("p_n")})
+        stmt = ins.on_conflict_do_update(
+            index_elements=["user_id"], set_={name: table.c[name] + ins.excluded[name]}
+        ).returning(table.c[name])
+        _STAT_STATEMENTS[(dialect, name)] = stmt
+    return db.session.connection().execute(stmt, {"p_user": user_id, "p_n": amount}).scalar_one()
 
 
 def award(

@@ -72,8 +72,10 @@ def on_click(sender, click, **_):
         multiplier=_multiplier(post), when=click.clicked_at,
     )  # fmt: skip
     if not result.duplicate:
-        ledger.bump_stat(user.id, "unique_clicks")
-        _note_badges(badges.evaluate(user.id, ("unique_clicks", "lifetime_points")))
+        clicks = ledger.bump_stat(user.id, "unique_clicks")
+        badges.ensure_builtin()
+        if badges.could_earn("unique_clicks", clicks):
+            _note_badges(badges.evaluate(user.id, ("unique_clicks", "lifetime_points")))
 
 
 def on_like(sender, post, user, **_):
