@@ -224,11 +224,15 @@ def serve(host, port, workers, no_tasks):
 
 @click.command("ingest-clicks")
 @click.option("--interval", default=0.5, show_default=True, help="Seconds between passes.")
+@click.option("--nice", "niceness", default=10, show_default=True,
+              help="Lower CPU priority: redirects come first, clicks are safe in the spool meanwhile.")  # fmt: skip
 @with_appcontext
-def ingest_clicks(interval: float):
+def ingest_clicks(interval: float, niceness: int):
     """Move spooled clicks into the database continuously (with HERALD_CLICK_INGEST=process)."""
     import time
 
+    if niceness:
+        os.nice(niceness)
     from app.content.clicks import Flusher
 
     spool = current_app.extensions["herald_redirects"].spool
