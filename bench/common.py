@@ -500,6 +500,7 @@ class WrkResult(dict):
         cores = os.cpu_count() or 1
         return (
             f"  CPU during the run (of {cores * 100} %): server {self['cpu_server']:.0f} %, "
+            + (f"click ingester {self['cpu_ingester']:.0f} %, " if self.get("cpu_ingester", 0) >= 0.5 else "")
             + (f"PostgreSQL {self['cpu_database']:.0f} %, " if self["cpu_database"] >= 0.5 else "")
             + f"wrk {self['cpu_wrk']:.0f} %, other processes {self['cpu_other']:.0f} %, idle {self['cpu_idle']:.0f} %"
             + (f"; connections per server process: {'/'.join(map(str, self['spread']))}" if self["spread"] else "")
@@ -519,7 +520,13 @@ class WrkResult(dict):
 
 
 def run_wrk(
-    url: str, script: Path, connections: int, duration: float, server_pid: int | None = None, timeout: str = "2s"
+    url: str,
+    script: Path,
+    connections: int,
+    duration: float,
+    server_pid: int | None = None,
+    timeout: str = "2s",
+    ingester_pid: int | None = None,
 ) -> WrkResult:
     """Run wrk; also account the CPU the server (process tree), wrk and everything else used meanwhile."""
     argv = [
@@ -528,6 +535,7 @@ def run_wrk(
     ]  # fmt: skip
     busy0, total0 = system_cpu()
     server0, database0 = process_cpu(server_pid)
+    ingester0 = tree_cpu(ingester_pid) if ingester_pid else 0.0
     children0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     spread: list[int] = []
     if server_pid:
@@ -539,6 +547,7 @@ def run_wrk(
         timer.cancel()
     children1 = resource.getrusage(resource.RUSAGE_CHILDREN)
     server1, database1 = process_cpu(server_pid)
+    ingester1 = tree_cpu(ingester_pid) if ingester_pid else 0.0
     busy1, total1 = system_cpu()
     match = re.search(r"^BENCHJSON (\{.*\})$", out.stdout, re.MULTILINE)
     if out.returncode != 0 or match is None:
@@ -548,11 +557,13 @@ def run_wrk(
     wrk_cpu = (children1.ru_utime + children1.ru_stime) - (children0.ru_utime + children0.ru_stime)
     server_cpu = server1 - server0
     database_cpu = database1 - database0
+    ingester_cpu = ingester1 - ingester0
     busy = busy1 - busy0
     result["cpu_server"] = 100 * server_cpu / wall
     result["cpu_database"] = 100 * database_cpu / wall
+    result["cpu_ingester"] = 100 * ingester_cpu / wall
     result["cpu_wrk"] = 100 * wrk_cpu / wall
-    result["cpu_other"] = max(100 * (busy - server_cpu - database_cpu - wrk_cpu) / wall, 0.0)
+    result["cpu_other"] = max(100 * (busy - server_cpu - ingester_cpu - database_cpu - wrk_cpu) / wall, 0.0)
     result["cpu_idle"] = 100 * ((total1 - total0) - busy) / wall
     result["spread"] = spread
     return result

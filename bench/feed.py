@@ -255,7 +255,8 @@ def main() -> None:
         common.settle()
         common.run_wrk(url, script, CONNECTIONS, 2)  # warm-up: imports, template compilation, caches
         common.wait_idle(server.proc.pid)
-        result = common.run_wrk(url, script, CONNECTIONS, args.duration, server.proc.pid)
+        ingester = server.ingester.pid if getattr(server, "ingester", None) else None
+        result = common.run_wrk(url, script, CONNECTIONS, args.duration, server.proc.pid, ingester_pid=ingester)
         log(result.line(f"GET /feed c{CONNECTIONS} ({args.duration:g} s)", ok_label="200"))
         log(result.cpu_line())
         pages = result["c2xx"] / (result["duration_us"] / 1e6)

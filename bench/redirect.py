@@ -242,16 +242,17 @@ def main() -> None:
         url = server.base + "/"
         common.settle()
         pid = server.proc.pid
-        warm = common.run_wrk(url, script, 16, 2, pid)
+        ingester = server.ingester.pid if getattr(server, "ingester", None) else None
+        warm = common.run_wrk(url, script, 16, 2, pid, ingester_pid=ingester)
         common.wait_idle(pid, done=lambda: spooled_lines(instance) == 0)
-        c64 = common.run_wrk(url, script, 64, args.duration, pid)
+        c64 = common.run_wrk(url, script, 64, args.duration, pid, ingester_pid=ingester)
         log(c64.line(f"herald c64 ({args.duration:g} s)"))
         log(c64.cpu_line())
         # Each run starts on an idle server: the flushers first ingest the clicks the last run left behind.
         backlog = spooled_lines(instance)
         waited = common.wait_idle(pid, done=lambda: spooled_lines(instance) == 0)
         log(f"  {backlog:,} clicks were still spooled at the end; ingesting them took {waited:.1f} s more")
-        c16 = common.run_wrk(url, script, 16, args.duration, pid)
+        c16 = common.run_wrk(url, script, 16, args.duration, pid, ingester_pid=ingester)
         log(c16.line(f"herald c16 ({args.duration:g} s)"))
         log(c16.cpu_line())
         runs = (warm, c64, c16)
