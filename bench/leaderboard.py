@@ -441,33 +441,42 @@ def prepare_postgres(instance: common.Instance, scale_name: str, anchor: datetim
     tag = dataset_tag(anchor)
     admin = common.Instance._admin_engine()
     how = f"copied from template database {template}"
-    with admin.connect() as conn:
-        comment = conn.exec_driver_sql(
-            "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = %s", (template,)
-        ).scalar()
-        if comment != tag:
-            building = f"{template}_build"
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{building}" WITH (FORCE)')
-            conn.exec_driver_sql(f'CREATE DATABASE "{building}"')
-            url = f"{common.PG_SERVER}/{building}"
-            flask_upgrade({**instance.env, "HERALD_DATABASE_URL": url})
-            engine = create_engine("postgresql+psycopg://" + url.removeprefix("postgresql://"))
-            print_counts(generate(engine, SCALES[scale_name], anchor))
+    try:
+        with admin.connect() as conn:
+            # Runs started at the same time take turns: one builds the template, the others then copy it.
+            conn.exec_driver_sql("SELECT pg_advisory_lock(hashtext(%s))", (template,))
+            comment = conn.exec_driver_sql(
+                "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = %s", (template,)
+            ).scalar()
+            if comment != tag:
+                building = f"{template}_build_{os.getpid()}"
+                conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{building}" WITH (FORCE)')
+                conn.exec_driver_sql(f'CREATE DATABASE "{building}"')
+                url = f"{common.PG_SERVER}/{building}"
+                engine = create_engine("postgresql+psycopg://" + url.removeprefix("postgresql://"))
+                try:
+                    flask_upgrade({**instance.env, "HERALD_DATABASE_URL": url})
+                    print_counts(generate(engine, SCALES[scale_name], anchor))
+                    t0 = time.monotonic()
+                    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as build:
+                        # A steady-state database: statistics, and a visibility map for index-only scans.
+                        build.exec_driver_sql("VACUUM (ANALYZE)")
+                    log(f"  VACUUM (ANALYZE) in {time.monotonic() - t0:.1f} s")
+                except BaseException:
+                    engine.dispose()
+                    conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{building}" WITH (FORCE)')
+                    raise
+                engine.dispose()
+                conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{template}" WITH (FORCE)')
+                conn.exec_driver_sql(f'ALTER DATABASE "{building}" RENAME TO "{template}"')
+                conn.exec_driver_sql(f"COMMENT ON DATABASE \"{template}\" IS '{tag}'")
+                how = f"generated, kept as template database {template}"
             t0 = time.monotonic()
-            with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as build:
-                # A steady-state database: statistics, and a visibility map that allows index-only scans.
-                build.exec_driver_sql("VACUUM (ANALYZE)")
-            engine.dispose()
-            log(f"  VACUUM (ANALYZE) in {time.monotonic() - t0:.1f} s")
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{template}" WITH (FORCE)')
-            conn.exec_driver_sql(f'ALTER DATABASE "{building}" RENAME TO "{template}"')
-            conn.exec_driver_sql(f"COMMENT ON DATABASE \"{template}\" IS '{tag}'")
-            how = f"generated, kept as template database {template}"
-        t0 = time.monotonic()
-        conn.exec_driver_sql(f'DROP DATABASE "{instance.pg_name}" WITH (FORCE)')
-        conn.exec_driver_sql(f'CREATE DATABASE "{instance.pg_name}" TEMPLATE "{template}" STRATEGY FILE_COPY')
-        how += f" (CREATE DATABASE ... TEMPLATE: {time.monotonic() - t0:.1f} s)"
-    admin.dispose()
+            conn.exec_driver_sql(f'DROP DATABASE "{instance.pg_name}" WITH (FORCE)')
+            conn.exec_driver_sql(f'CREATE DATABASE "{instance.pg_name}" TEMPLATE "{template}" STRATEGY FILE_COPY')
+            how += f" (CREATE DATABASE ... TEMPLATE: {time.monotonic() - t0:.1f} s)"
+    finally:
+        admin.dispose()  # also ends the advisory lock's session
     instance.migrate()
     return how
 

@@ -11,6 +11,7 @@ never a sum over the ledger.
 from __future__ import annotations
 
 import time
+from bisect import bisect_right
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -25,7 +26,10 @@ from app.timeutil import utcnow
 
 SCOPES = ("company", "department", "location", "teams")
 TOP = 50
+# How long a board's distribution of points (see ``_distribution``) may be reused by one process.
+DISTRIBUTION_SECONDS = 10.0
 _members_cache: dict[str, tuple[float, dict[int, int]]] = {}
+_distribution_cache: dict[tuple, tuple[float, list[int], list[int]]] = {}
 
 
 @dataclass
@@ -85,6 +89,8 @@ def standings(period: str, scope: str, viewer: User, now: datetime | None = None
         rows.append(Standing(rank, user_id, name, points, bool(hidden) and not is_me, is_me))
     me = next((r for r in rows if r.is_me), None)
     me_in_top = me is not None
+    values, at_most = _distribution(period, key, scope, viewer, where)
+    total = at_most[-1] if at_most else 0
     if me is None:
         mine = (
             db.session.scalar(
@@ -94,12 +100,40 @@ def standings(period: str, scope: str, viewer: User, now: datetime | None = None
             )
             or 0
         )
-        ahead = db.session.scalar(
-            select(func.count()).select_from(PeriodScore).where(*where, PeriodScore.points > mine)
-        )
+        below = bisect_right(values, mine)  # distinct scores <= mine
+        ahead = total - (at_most[below - 1] if below else 0)
         me = Standing(ahead + 1, viewer.id, viewer.display_name, mine, False, True)
-    total = db.session.scalar(select(func.count()).select_from(PeriodScore).where(*where, PeriodScore.points > 0))
     return Board(period, scope, rows, me, me_in_top, total)
+
+
+def _distribution(period: str, key: str, scope: str, viewer: User, where: list) -> tuple[list[int], list[int]]:
+    """The board's distinct scores (ascending) and how many people score at most each: ranks by bisection.
+
+    Counting everyone ahead of a viewer is a scan of the board (tens of thousands of
+    index entries on a big company, per page view); the distribution is one grouped
+    scan, reused for ``DISTRIBUTION_SECONDS`` per process. It is keyed by every
+    parameter of the board (database, period, key, scope and the scope's id), never by
+    viewer; the viewer's own score and the top list are always read live.
+    """
+    scope_id = viewer.department_id if scope == "department" else viewer.location_id if scope == "location" else None
+    cache_key = (str(db.session.get_bind().url), period, key, scope, scope_id)
+    hit = _distribution_cache.get(cache_key)
+    if hit is not None and hit[0] > time.monotonic():
+        return hit[1], hit[2]
+    values: list[int] = []
+    at_most: list[int] = []
+    running = 0
+    for points, count in db.session.execute(
+        select(PeriodScore.points, func.count())
+        .where(*where, PeriodScore.points > 0)
+        .group_by(PeriodScore.points)
+        .order_by(PeriodScore.points)
+    ):
+        running += count
+        values.append(points)
+        at_most.append(running)
+    _distribution_cache[cache_key] = (time.monotonic() + DISTRIBUTION_SECONDS, values, at_most)
+    return values, at_most
 
 
 def active_members() -> dict[int, int]:
@@ -120,8 +154,9 @@ def active_members() -> dict[int, int]:
 
 
 def forget_members_cache() -> None:
-    """Drop the cached member counts (tests, imports)."""
+    """Drop the cached member counts and score distributions (tests, imports)."""
     _members_cache.clear()
+    _distribution_cache.clear()
 
 
 @dataclass

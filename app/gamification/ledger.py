@@ -67,15 +67,16 @@ def upsert(model, values: dict, keys: tuple[str, ...], increments: dict, sets: d
 
 
 _STATEMENTS: dict[str, dict] = {}
+_NO_LIMIT = 2**31 - 1
 
 
-def _statements() -> dict:
+def _statements(conn=None) -> dict:
     """The ledger's hot statements, built once per dialect with bind parameters.
 
     Building a statement (and its cache key) costs more than running it, and an
     award runs about a dozen; prebuilt ones keep awarding well above 1,000 a second.
     """
-    dialect = db.session.get_bind().dialect.name
+    dialect = (conn if conn is not None else db.session.get_bind()).dialect.name
     found = _STATEMENTS.get(dialect)
     if found is not None:
         return found
@@ -103,20 +104,17 @@ def _statements() -> dict:
     )  # fmt: skip
     bins = dialect_insert(balance).values(user_id=b("user_id"), balance=b("delta"), lifetime=b("delta"),
                                          updated_at=b("now"))  # fmt: skip
-    cap_where = (counter.c.user_id == b("user_id"), counter.c.day == b("day"), counter.c.action == b("action"))
-    cap_values = {"count": counter.c.count + 1, "points": counter.c.points + b("points")}
+    cins = dialect_insert(counter).values(user_id=b("user_id"), day=b("day"), action=b("action"), count=1,
+                                          points=b("points"))  # fmt: skip
     found = {
         "exists": select(entry.c.id).where(entry.c.idempotency_key == b("key")),
-        "counter_row": dialect_insert(counter)
-        .values(user_id=b("user_id"), day=b("day"), action=b("action"), count=0, points=0)
-        .on_conflict_do_nothing(index_elements=["user_id", "day", "action"]),
-        "cap_count": update(counter).where(*cap_where, counter.c.count < b("max_count")).values(**cap_values),
-        "cap_points": update(counter)
-        .where(*cap_where, counter.c.points + b("points") <= b("max_points"))
-        .values(**cap_values),
-        "cap_both": update(counter)
-        .where(*cap_where, counter.c.count < b("max_count"), counter.c.points + b("points") <= b("max_points"))
-        .values(**cap_values),
+        # A cap is one guarded upsert: the day's first action inserts (1, points), later ones add only while
+        # under both limits, and rowcount says whether it counted (kept for an INSERT only on request).
+        "cap": cins.on_conflict_do_update(
+            index_elements=["user_id", "day", "action"],
+            set_={"count": counter.c.count + 1, "points": counter.c.points + cins.excluded.points},
+            where=(counter.c.count < b("max_count")) & (counter.c.points + cins.excluded.points <= b("max_points")),
+        ).execution_options(preserve_rowcount=True),
         "entry": insert(entry).returning(entry.c.id),
         "balance_up": bins.on_conflict_do_update(
             index_elements=["user_id"],
@@ -147,28 +145,23 @@ def _statements() -> dict:
     return found
 
 
-def _take_cap(user_id: int, day: str, action: str, points: int, cap: dict) -> bool:
+def _take_cap(user_id: int, day: str, action: str, points: int, cap: dict, conn=None) -> bool:
     """Count one action against its daily cap; False (and nothing changed) when the cap is reached."""
     if not cap:
         return True
-    stmts = _statements()
-    conn = db.session.connection()
-    params = {"p_user_id": user_id, "p_day": day, "p_action": action, "p_points": points}
-    conn.execute(stmts["counter_row"], params)
-    if "count" in cap and "points" in cap:
-        stmt = stmts["cap_both"]
-    elif "count" in cap:
-        stmt = stmts["cap_count"]
-    else:
-        stmt = stmts["cap_points"]
-    params.update(p_max_count=cap.get("count", 0), p_max_points=cap.get("points", 0))
-    return conn.execute(stmt, params).rowcount == 1
+    max_count, max_points = cap.get("count", _NO_LIMIT), cap.get("points", _NO_LIMIT)
+    if max_count < 1 or points > max_points:
+        return False  # even the day's first action would exceed it
+    conn = conn if conn is not None else db.session.connection()
+    params = {"p_user_id": user_id, "p_day": day, "p_action": action, "p_points": points,
+              "p_max_count": max_count, "p_max_points": max_points}  # fmt: skip
+    return conn.execute(_statements(conn)["cap"], params).rowcount == 1
 
 
-def _apply_scores(user: User, delta: int, now: datetime) -> None:
+def _apply_scores(user: User, delta: int, now: datetime, conn=None) -> None:
     """Move the balance-independent scores: the three board periods and the user's department."""
-    stmts = _statements()
-    conn = db.session.connection()
+    conn = conn if conn is not None else db.session.connection()
+    stmts = _statements(conn)
     keys = board_keys(now)
     conn.execute(stmts["score"], [
         {"p_user_id": user.id, "p_period": period, "p_period_key": key, "p_delta": delta, "p_now": now,
@@ -183,9 +176,9 @@ def _apply_scores(user: User, delta: int, now: datetime) -> None:
         ])  # fmt: skip
 
 
-def _change_balance(user_id: int, delta: int, now: datetime) -> None:
-    stmts = _statements()
-    conn = db.session.connection()
+def _change_balance(user_id: int, delta: int, now: datetime, conn=None) -> None:
+    conn = conn if conn is not None else db.session.connection()
+    stmts = _statements(conn)
     if delta >= 0:
         conn.execute(stmts["balance_up"], {"p_user_id": user_id, "p_delta": delta, "p_now": now})
         return
@@ -237,24 +230,25 @@ def award(
     points = points * multiplier // 100
     if points <= 0:
         return AwardResult()
-    stmts = _statements()
-    if db.session.connection().execute(stmts["exists"], {"p_key": key}).first() is not None:
+    conn = db.session.connection()  # looked up once: each lookup walks the session's transaction state
+    stmts = _statements(conn)
+    if conn.execute(stmts["exists"], {"p_key": key}).first() is not None:
         return AwardResult(duplicate=True)
     caps = get_rules()["caps"]
     day = day_key(now, user.timezone)
     try:
         with db.session.begin_nested():
-            if cap_action and not _take_cap(user.id, day, cap_action, points, caps.get(cap_action, {})):
+            if cap_action and not _take_cap(user.id, day, cap_action, points, caps.get(cap_action, {}), conn):
                 raise _Capped
-            if not _take_cap(user.id, day, "_total", points, caps.get("total", {})):
+            if not _take_cap(user.id, day, "_total", points, caps.get("total", {}), conn):
                 raise _Capped
-            entry_id = db.session.connection().execute(stmts["entry"], {
+            entry_id = conn.execute(stmts["entry"], {
                 "user_id": user.id, "delta": points, "reason": reason, "params": params,
                 "source_type": source[0] if source else None, "source_id": source[1] if source else None,
                 "idempotency_key": key, "created_at": now, "actor_id": None,
             }).scalar_one()  # fmt: skip
-            _change_balance(user.id, points, now)
-            _apply_scores(user, points, now)
+            _change_balance(user.id, points, now, conn)
+            _apply_scores(user, points, now, conn)
     except _Capped:
         return AwardResult(capped=True)
     except IntegrityError:
