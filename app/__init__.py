@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from functools import lru_cache
 
 from flask import Flask, has_request_context, jsonify, render_template, request
 from flask_babel import gettext as _
@@ -98,16 +99,31 @@ def register_extensions(app: Flask) -> None:
 
     @login_manager.user_loader
     def load_user(user_id: str):
-        from app.accounts.models import User
 
         try:
             pk, version = (int(part) for part in user_id.split(":", 1))
         except ValueError:
             return None
-        user = db.session.get(User, pk)
+        user = db.session.execute(_signed_in_user_statement(), {"user_id": pk}).unique().scalar_one_or_none()
         if user is None or user.session_version != version:
             return None
         return user
+
+
+@lru_cache(maxsize=1)
+def _signed_in_user_statement():
+    """The query that loads the signed-in user on every request: roles in the same query (one round
+    trip), department and location only when a page asks for them. Built once: only the id varies."""
+    from sqlalchemy import bindparam, select
+    from sqlalchemy.orm import joinedload, lazyload
+
+    from app.accounts.models import User
+
+    return (
+        select(User)
+        .where(User.id == bindparam("user_id"))
+        .options(joinedload(User.role_rows), lazyload(User.department), lazyload(User.location))
+    )
 
 
 def _request_translations():

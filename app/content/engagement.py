@@ -44,15 +44,6 @@ def toggle_like(post: Post, user: User) -> bool:
     return True
 
 
-def likes(user: User, post_ids: list[int]) -> set[int]:
-    """Which of ``post_ids`` the user likes (one query for a feed page)."""
-    if not post_ids:
-        return set()
-    return set(
-        db.session.scalars(select(PostLike.post_id).where(PostLike.user_id == user.id, PostLike.post_id.in_(post_ids)))
-    )
-
-
 def _clean_body(body: str) -> str:
     body = (body or "").strip()
     if not body:

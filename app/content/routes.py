@@ -8,7 +8,7 @@ from flask_babel import ngettext
 from flask_login import current_user
 from sqlalchemy import func, select
 
-from app.content import bp, engagement, services, sharing
+from app.content import bp, cards, engagement, services, sharing
 from app.content.models import Comment, Post, Share, Suggestion, TrackedLink
 from app.extensions import db
 from app.forms import ConfirmForm
@@ -23,13 +23,9 @@ def visible_post_or_404(post_id: int) -> Post:
     return post
 
 
-def card_context(posts: list[Post]) -> dict:
-    """What the card template needs for a list of posts, in two queries."""
-    ids = [p.id for p in posts]
-    return {
-        "shared": services.shared_networks(current_user, ids),
-        "liked": engagement.likes(current_user, ids),
-    }
+def card_context(posts) -> dict:
+    """What the card template needs about the viewer for a list of posts (one query)."""
+    return cards.viewer_marks(current_user, [p.id for p in posts])
 
 
 def wants_json() -> bool:
@@ -262,7 +258,7 @@ def local_input(value) -> str:
     return to_local(value, viewer.timezone).strftime("%Y-%m-%dT%H:%M") if value else ""
 
 
-bp.add_app_template_global(services.pick_caption, "pick_caption")
-bp.add_app_template_global(services.render_caption, "render_caption")
+bp.add_app_template_global(cards.card_parts, "card_parts")
+bp.add_app_template_global(cards.card_caption, "card_caption")
 bp.add_app_template_global(engagement.linkify, "linkify")
 bp.add_app_template_global(engagement.can_edit, "can_edit")
