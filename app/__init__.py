@@ -94,6 +94,7 @@ def register_extensions(app: Flask) -> None:
         configure_engine(db.engine)
         sync_immediate_mode()
     _install_fast_gettext(app)
+    _install_cached_url_for(app)
 
     from app import models  # noqa: F401  (every model registered before migrations compare)
 
@@ -156,6 +157,34 @@ def _install_fast_gettext(app: Flask) -> None:
         pgettext=lambda c, s: _request_translations().upgettext(c, s),
         npgettext=lambda c, s, p, n: _request_translations().unpgettext(c, s, p, n),
     )
+
+
+def _install_cached_url_for(app: Flask) -> None:
+    """Templates' ``url_for`` with a per-process cache.
+
+    A page builds twenty-odd URLs (assets, tabs, filters) at ~15 µs each in Werkzeug's
+    router, and they are the same on every request. The key holds everything a relative
+    URL depends on: endpoint, values, the script root and, for ``.name``, the blueprint.
+    External URLs (``_external`` and other ``_`` options) are built every time.
+    """
+    build = app.url_for
+
+    @lru_cache(maxsize=8192)
+    def cached(script_root: str, blueprint: str | None, endpoint: str, values: tuple) -> str:
+        return build(endpoint, **dict(values))
+
+    def url_for(endpoint: str, **values) -> str:
+        if not has_request_context() or any(name.startswith("_") for name in values):
+            return build(endpoint, **values)
+        key = tuple(sorted(values.items()))
+        try:
+            hash(key)
+        except TypeError:  # a list of values: not worth caching
+            return build(endpoint, **values)
+        blueprint = request.blueprint if endpoint.startswith(".") else None
+        return cached(request.script_root, blueprint, endpoint, key)
+
+    app.jinja_env.globals["url_for"] = url_for
 
 
 def register_blueprints(app: Flask) -> None:

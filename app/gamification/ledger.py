@@ -330,10 +330,15 @@ def refund(user: User, amount: int, reason: str, key: str, source: tuple[str, in
     return True
 
 
+_BALANCE_STATEMENT = select(PointBalance.balance, PointBalance.lifetime).where(
+    PointBalance.user_id == bindparam("user_id")
+)
+
+
 def balance_of(user_id: int) -> tuple[int, int]:
-    """(current balance, lifetime points)."""
-    row = db.session.get(PointBalance, user_id)
-    return (row.balance, row.lifetime) if row else (0, 0)
+    """(current balance, lifetime points), read from the database (every page shows it on the Me tab)."""
+    row = db.session.execute(_BALANCE_STATEMENT, {"user_id": user_id}).first()
+    return (row[0], row[1]) if row else (0, 0)
 
 
 def _announce(user: User, result: AwardResult) -> None:
