@@ -127,7 +127,7 @@ def _signed_in_user_statement():
     )
 
 
-def _request_translations():
+def request_translations():
     """This request's translations, looked up once (Flask-Babel's lookup costs ~10 µs a string)."""
     from flask import g
     from flask_babel import get_translations
@@ -151,11 +151,11 @@ def forget_request_translations() -> None:
 def _install_fast_gettext(app: Flask) -> None:
     """Flask-Babel's template callables, minus the per-string lookup (Jinja does the formatting)."""
     app.jinja_env.install_gettext_callables(
-        gettext=lambda s: _request_translations().ugettext(s),
-        ngettext=lambda s, p, n: _request_translations().ungettext(s, p, n),
+        gettext=lambda s: request_translations().ugettext(s),
+        ngettext=lambda s, p, n: request_translations().ungettext(s, p, n),
         newstyle=True,
-        pgettext=lambda c, s: _request_translations().upgettext(c, s),
-        npgettext=lambda c, s, p, n: _request_translations().unpgettext(c, s, p, n),
+        pgettext=lambda c, s: request_translations().upgettext(c, s),
+        npgettext=lambda c, s, p, n: request_translations().unpgettext(c, s, p, n),
     )
 
 

@@ -235,9 +235,13 @@ def network_label(network: str) -> str:
     """A network's name as people write it."""
     if network in NETWORK_LABELS:
         return NETWORK_LABELS[network]
-    return {"email": _("e-mail"), "copy": _("a copied link"), "native": _("your phone's share menu")}.get(
-        network, network
-    )
+    if network == "email":
+        return _("e-mail")
+    if network == "copy":
+        return _("a copied link")
+    if network == "native":
+        return _("your phone's share menu")
+    return network
 
 
 @bp.app_template_filter("format_local")
@@ -258,7 +262,6 @@ def local_input(value) -> str:
     return to_local(value, viewer.timezone).strftime("%Y-%m-%dT%H:%M") if value else ""
 
 
-bp.add_app_template_global(cards.card_parts, "card_parts")
-bp.add_app_template_global(cards.card_caption, "card_caption")
+bp.add_app_template_global(cards.card_views, "card_views")
 bp.add_app_template_global(engagement.linkify, "linkify")
 bp.add_app_template_global(engagement.can_edit, "can_edit")

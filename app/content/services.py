@@ -406,8 +406,13 @@ def can_see(user: User, post: Post, now: datetime | None = None) -> bool:
 
 def _stable_choice(key: str, n: int) -> int:
     """A choice that looks random but is the same every time for the same key (keyed with the secret)."""
-    digest = hmac.new(current_app.config["SECRET_KEY"].encode(), key.encode(), hashlib.sha256).digest()
-    return int.from_bytes(digest[:8], "big") % n
+    return _keyed_digest(current_app.config["SECRET_KEY"], key) % n
+
+
+@lru_cache(maxsize=65536)
+def _keyed_digest(secret: str, key: str) -> int:
+    """HMAC-SHA256 of ``key`` as a number (cached: every feed card asks again for the same keys)."""
+    return int.from_bytes(hmac.new(secret.encode(), key.encode(), hashlib.sha256).digest()[:8], "big")
 
 
 def variant_for(post: Post, user: User) -> str:
@@ -441,13 +446,13 @@ def pick_caption(post: Post, user: User, network: str = "generic") -> tuple[str,
 
 def render_caption(template: str, post: Post, user: User, link: str | None) -> str:
     """Fill the placeholders; ``{link}`` becomes the tracked link (or disappears when there is none yet)."""
-    values = {
-        "first_name": user.first_name,
-        "name": user.display_name,
-        "title": post.title,
-        "hashtags": post.hashtags,
-        "link": link or "",
-    }
+    return _fill_caption(template, user.first_name, user.display_name, post.title, post.hashtags, link or "")
+
+
+@lru_cache(maxsize=16384)
+def _fill_caption(template: str, first_name: str, name: str, title: str, hashtags: str, link: str) -> str:
+    """The caption text for these values (a pure function, cached: the feed fills the same ones again)."""
+    values = {"first_name": first_name, "name": name, "title": title, "hashtags": hashtags, "link": link}
     text = _PLACEHOLDER_RE.sub(lambda m: values.get(m.group(1), m.group(0)), template)
     return re.sub(r"[ \t]+\n", "\n", re.sub(r"[ \t]{2,}", " ", text)).strip()
 
