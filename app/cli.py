@@ -194,7 +194,7 @@ def serve(host, port, workers, no_tasks):
         ))  # fmt: skip
     procs.append(subprocess.Popen([  # noqa: S603
         sys.executable, "-m", "gunicorn", "--workers", str(workers), "--worker-class", "gthread",
-        "--threads", "4", "--bind", f"{host}:{port}", "--access-logfile", "-", "wsgi:app",
+        "--threads", "4", "--reuse-port", "--bind", f"{host}:{port}", "--access-logfile", "-", "wsgi:app",
     ], env=env))  # fmt: skip
     click.echo(f"Herald is running on http://{host}:{port}/ (Ctrl+C stops it)")
 

@@ -344,7 +344,13 @@ def fix_sequences(conn, models) -> None:
 
 
 class Gunicorn:
-    """``gunicorn -w <workers> -k gthread --threads <threads> -b 127.0.0.1:<port> wsgi:app`` in its own session."""
+    """``gunicorn -w <workers> -k gthread --threads <threads> --reuse-port -b 127.0.0.1:<port> wsgi:app``.
+
+    ``--reuse-port`` (as ``serve`` and the README recommend) gives each worker its own listening
+    socket and lets the kernel spread connections over them. With one shared socket, whichever
+    worker's accept wins the race takes the connection, and with long keep-alive connections
+    (wrk opens all of them at once) one worker often ends up with most of them (seen: 15/1).
+    """
 
     def __init__(self, instance: Instance, workers: int, threads: int):
         self.instance = instance
@@ -358,7 +364,7 @@ class Gunicorn:
     def argv(self) -> list[str]:
         return [
             "gunicorn", "-w", str(self.workers), "-k", "gthread", "--threads", str(self.threads),
-            "-b", f"127.0.0.1:{self.port}", "wsgi:app",
+            "--reuse-port", "-b", f"127.0.0.1:{self.port}", "wsgi:app",
         ]  # fmt: skip
 
     @property
