@@ -95,6 +95,9 @@ def register_extensions(app: Flask) -> None:
         sync_immediate_mode()
     _install_fast_gettext(app)
     _install_cached_url_for(app)
+    from app import shell
+
+    shell.install(app)
 
     from app import models  # noqa: F401  (every model registered before migrations compare)
 

@@ -1,0 +1,43 @@
+"""The page shell, rendered once per combination and reused.
+
+Every page carries the same asset links and the same tab bar; rendering them costs
+~0.4 ms a page (gettext, url_for, a macro per tab). Their output depends only on the
+language, whether someone is signed in, the current page, the viewer's roles and
+balance, and the script root, so ``shell_head`` and ``shell_nav`` cache them by exactly
+those values: a different value is a different entry, nothing is ever invalidated,
+and no entry holds anything but what those values determine.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from flask import Flask, get_template_attribute, request
+from flask_babel import get_locale
+from flask_login import current_user
+from markupsafe import Markup
+
+TEMPLATE = "_shell.html"
+
+
+def install(app: Flask) -> None:
+    """Make ``shell_head()`` and ``shell_nav(balance)`` template globals with a cache per app."""
+
+    @lru_cache(maxsize=64)
+    def head(locale: str, authenticated: bool, script_root: str) -> Markup:
+        return get_template_attribute(TEMPLATE, "head_assets")(authenticated)
+
+    @lru_cache(maxsize=8192)
+    def nav(locale: str, endpoint: str, roles: tuple[str, ...], balance: int, script_root: str) -> Markup:
+        return get_template_attribute(TEMPLATE, "nav")(endpoint, roles, balance)
+
+    def shell_head() -> Markup:
+        """Meta tags, the manifest, icons, styles and scripts (no inline script: CSP)."""
+        return head(str(get_locale()), bool(current_user and current_user.is_authenticated), request.script_root)
+
+    def shell_nav(balance: int) -> Markup:
+        """The tab bar for the signed-in viewer, with their balance on the Me tab."""
+        roles = tuple(sorted(current_user.roles))
+        return nav(str(get_locale()), request.endpoint or "", roles, int(balance or 0), request.script_root)
+
+    app.jinja_env.globals.update(shell_head=shell_head, shell_nav=shell_nav)
