@@ -193,8 +193,8 @@ def serve(host, port, workers, no_tasks):
             env=env,
         ))  # fmt: skip
     procs.append(subprocess.Popen([  # noqa: S603
-        sys.executable, "-m", "gunicorn", "--workers", str(workers), "--worker-class", "gthread",
-        "--threads", "4", "--reuse-port", "--bind", f"{host}:{port}", "--access-logfile", "-", "wsgi:app",
+        sys.executable, "-m", "gunicorn", "-c", "python:app.gunicorn_conf", "--workers", str(workers),
+        "--threads", "4", "--bind", f"{host}:{port}", "--access-logfile", "-", "wsgi:app",
     ], env=env))  # fmt: skip
     click.echo(f"Herald is running on http://{host}:{port}/ (Ctrl+C stops it)")
 

@@ -101,7 +101,6 @@ def load_config(overrides: dict | None = None) -> dict:
         "PERMANENT_SESSION_LIFETIME": timedelta(days=14),
         "WTF_CSRF_TIME_LIMIT": None,
         "WTF_CSRF_HEADERS": ["X-CSRFToken"],
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         "TASKS_IMMEDIATE": env_bool("TASKS_IMMEDIATE", False),
         "GIFTCARD_KEY": env("GIFTCARD_KEY"),
         # "workers": each web process ingests its spooled clicks in a thread (simplest);
@@ -124,6 +123,10 @@ def load_config(overrides: dict | None = None) -> dict:
     if uri.startswith("postgresql://"):
         # psycopg 3 is the driver we ship in the [postgres] extra.
         cfg["SQLALCHEMY_DATABASE_URI"] = "postgresql+psycopg://" + uri[len("postgresql://") :]
+    # A server connection can go away (restart, failover): test it when taken from the pool.
+    # An SQLite file cannot, so skip the extra round trip on every request there.
+    server = not cfg["SQLALCHEMY_DATABASE_URI"].startswith("sqlite")
+    cfg.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"pool_pre_ping": server})
     cfg["RATELIMIT_STORAGE_URI"] = cfg["REDIS_URL"] or "memory://"
     cfg.setdefault("RATELIMIT_ENABLED", True)
     cfg["RATELIMIT_KEY_PREFIX"] = "herald"

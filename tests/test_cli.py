@@ -85,3 +85,25 @@ def test_demo_accounts_cannot_sign_in_in_production(app, runner, client):
         "/login", data={"email": "admin@northwind.example", "password": creds["admin@northwind.example"]}
     )
     assert response.status_code == 400
+
+
+def test_recommended_gunicorn_settings_load_and_apply():
+    """``gunicorn -c python:app.gunicorn_conf``: gthread, a socket per worker, a short GIL switch interval."""
+    import sys
+
+    from gunicorn.config import Config
+
+    from app import gunicorn_conf
+
+    cfg = Config()
+    settings = {name: value for name, value in vars(gunicorn_conf).items() if name in cfg.settings}
+    assert set(settings) >= {"workers", "worker_class", "reuse_port", "post_fork"}
+    for name, value in settings.items():
+        cfg.set(name, value)  # gunicorn validates each value
+    assert cfg.worker_class_str == "gthread" and cfg.reuse_port is True and cfg.workers >= 1
+    before = sys.getswitchinterval()
+    try:
+        cfg.post_fork(None, None)
+        assert sys.getswitchinterval() < 0.001
+    finally:
+        sys.setswitchinterval(before)

@@ -337,7 +337,7 @@ _BALANCE_STATEMENT = select(PointBalance.balance, PointBalance.lifetime).where(
 
 def balance_of(user_id: int) -> tuple[int, int]:
     """(current balance, lifetime points), read from the database (every page shows it on the Me tab)."""
-    row = db.session.execute(_BALANCE_STATEMENT, {"user_id": user_id}).first()
+    row = db.session.connection().execute(_BALANCE_STATEMENT, {"user_id": user_id}).first()
     return (row[0], row[1]) if row else (0, 0)
 
 
