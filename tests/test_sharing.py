@@ -268,10 +268,11 @@ def test_ingestion_is_idempotent(app, client, auth, users, live_post):
     """A crash after the commit but before the spool file is deleted must not double count."""
     from app.content.clicks import _read, ingest_records
 
+    redirects = app.extensions["herald_redirects"]
+    redirects.flusher.stop()  # the background pass would ingest the file before the test reads it
     auth.login(users["employee"])
     code = code_of(share(client, live_post, "linkedin")["link"])
     visit(app, code)
-    redirects = app.extensions["herald_redirects"]
     redirects.spool.rotate()
     ready = next(Path(redirects.spool.folder).glob("*.ready"))
     records = _read(ready)

@@ -320,6 +320,7 @@ class Flusher:
         self._pid = None
         self._lock = threading.Lock()
         self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
 
     def ensure_running(self) -> None:
         """Start the thread in this process if it is not running yet (cheap when it is)."""
@@ -330,7 +331,17 @@ class Flusher:
                 return
             self._pid = os.getpid()
             self._stop = threading.Event()
-            threading.Thread(target=self._run, name="herald-click-flusher", daemon=True).start()
+            self._thread = threading.Thread(target=self._run, name="herald-click-flusher", daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        """Stop this process's thread (after a pass in progress ends); it does not start again here."""
+        with self._lock:
+            self._pid = os.getpid()
+            self._stop.set()
+            thread = self._thread
+        if thread is not None and thread.is_alive():
+            thread.join(timeout=10)
 
     def flush(self) -> int:
         """Rotate and ingest now (tests and shutdown call this)."""

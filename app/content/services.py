@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import re
 import secrets
 import unicodedata
@@ -17,7 +18,8 @@ from urllib.parse import urlsplit
 
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import and_, bindparam, exists, or_, select, update
+from sqlalchemy import and_, bindparam, exists, func, or_, select, update
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 
 from app import events
 from app.accounts.models import User
@@ -326,14 +328,35 @@ _FEED_COLUMNS = (
 )
 
 
+def _captions_json(dialect: str):
+    """A post's captions as one JSON array of [network, variant, text], in caption order.
+
+    Read inside the feed query (one round trip less per page, which PostgreSQL feels most).
+    """
+    if dialect == "postgresql":
+        inner = func.json_agg(
+            aggregate_order_by(func.json_build_array(Caption.network, Caption.variant, Caption.text), Caption.id)
+        )
+        return select(inner).where(Caption.post_id == Post.id).scalar_subquery()
+    ordered = (
+        select(Caption.network, Caption.variant, Caption.text)
+        .where(Caption.post_id == Post.id)
+        .order_by(Caption.id)
+        .subquery()
+    )
+    return select(
+        func.json_group_array(func.json_array(ordered.c.network, ordered.c.variant, ordered.c.text))
+    ).scalar_subquery()
+
+
 @lru_cache(maxsize=32)
-def _feed_statement(filter_name: str, has_department: bool, has_location: bool):
+def _feed_statement(dialect: str, filter_name: str, has_department: bool, has_location: bool):
     """The feed page query for one filter, built once: only bound parameters change between requests.
 
     Building the expression and its cache key anew cost more than running it on SQLite.
     """
     query = (
-        select(*_FEED_COLUMNS)
+        select(*_FEED_COLUMNS, _captions_json(dialect))
         .select_from(Post)
         .outerjoin(Campaign, Campaign.id == Post.campaign_id)
         .where(
@@ -347,19 +370,15 @@ def _feed_statement(filter_name: str, has_department: bool, has_location: bool):
     return _filtered(query, filter_name, bindparam("user_id")).limit(FEED_PAGE_SIZE + 1).offset(bindparam("offset"))
 
 
-_CAPTIONS_STATEMENT = (
-    select(Caption.post_id, Caption.network, Caption.variant, Caption.text)
-    .where(Caption.post_id.in_(bindparam("post_ids", expanding=True)))
-    .order_by(Caption.id)
-)
-
-
 def feed_page(user: User, filter_name: str = "all", page: int = 1) -> tuple[list[FeedPost], bool]:
     """One page of the feed and whether another follows."""
     if filter_name not in FEED_FILTERS:
         filter_name = "all"
     page = max(page, 1)
-    statement = _feed_statement(filter_name, user.department_id is not None, user.location_id is not None)
+    connection = db.session.connection()
+    statement = _feed_statement(
+        connection.dialect.name, filter_name, user.department_id is not None, user.location_id is not None
+    )
     params = {
         "now": utcnow(),
         "user_id": user.id,
@@ -367,32 +386,32 @@ def feed_page(user: User, filter_name: str = "all", page: int = 1) -> tuple[list
         "location_id": user.location_id,
         "offset": (page - 1) * FEED_PAGE_SIZE,
     }
-    connection = db.session.connection()
     rows = connection.execute(statement, params).all()
-    posts = [
-        FeedPost(
-            id=r[0],
-            title=r[1],
-            body=r[2] or "",
-            hashtags=r[3] or "",
-            source_name=r[4] or "",
-            preview_path=r[5],
-            pinned=bool(r[6]),
-            is_cta=bool(r[7]),
-            cta_deadline=r[8],
-            campaign_id=r[9],
-            campaign=FeedCampaign(r[10], r[11]) if r[9] is not None else None,
-            share_count=r[12],
-            click_count=r[13],
-            like_count=r[14],
-            comment_count=r[15],
+    posts = []
+    for r in rows[:FEED_PAGE_SIZE]:
+        captions = r[16]
+        if isinstance(captions, str):  # SQLite answers JSON as text; psycopg decodes it
+            captions = json.loads(captions)
+        posts.append(
+            FeedPost(
+                id=r[0],
+                title=r[1],
+                body=r[2] or "",
+                hashtags=r[3] or "",
+                source_name=r[4] or "",
+                preview_path=r[5],
+                pinned=bool(r[6]),
+                is_cta=bool(r[7]),
+                cta_deadline=r[8],
+                campaign_id=r[9],
+                campaign=FeedCampaign(r[10], r[11]) if r[9] is not None else None,
+                share_count=r[12],
+                click_count=r[13],
+                like_count=r[14],
+                comment_count=r[15],
+                captions=[FeedCaption(*c) for c in captions or ()],
+            )
         )
-        for r in rows[:FEED_PAGE_SIZE]
-    ]
-    if posts:
-        by_id = {p.id: p for p in posts}
-        for post_id, network, variant, text in connection.execute(_CAPTIONS_STATEMENT, {"post_ids": list(by_id)}):
-            by_id[post_id].captions.append(FeedCaption(network, variant, text))
     return posts, len(rows) > FEED_PAGE_SIZE
 
 
