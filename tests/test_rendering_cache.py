@@ -107,3 +107,12 @@ def test_the_current_tab_is_marked_on_every_page(client, auth, users):
         active = r'<a [^>]*class="tab[^"]* active"[^>]*aria-current="page">.*?<span>([^<]+)</span>'
         current = re.findall(active, nav, re.S)
         assert current == [label], path
+
+
+def test_every_card_offers_its_own_posts_captions(app, client, auth, users):
+    first = make_post(app, "First", captions=[("generic", "A", "Only about the first")])
+    second = make_post(app, "Second", captions=[("generic", "A", "Only about the second")])
+    auth.login(users["employee"])
+    html = page(client)
+    assert "Only about the first" in card(html, first) and "Only about the second" not in card(html, first)
+    assert "Only about the second" in card(html, second) and "Only about the first" not in card(html, second)
