@@ -108,23 +108,31 @@ def register_extensions(app: Flask) -> None:
             pk, version = (int(part) for part in user_id.split(":", 1))
         except ValueError:
             return None
-        user = db.session.execute(_signed_in_user_statement(), {"user_id": pk}).unique().scalar_one_or_none()
-        if user is None or user.session_version != version:
+        row = db.session.execute(_signed_in_user_statement(), {"user_id": pk}).unique().first()
+        if row is None or row[0].session_version != version:
             return None
-        return user
+        from flask import g
+
+        g.herald_balance_at_sign_in = row[1] or 0  # the Me tab's balance on pages that change no points
+        return row[0]
 
 
 @lru_cache(maxsize=1)
 def _signed_in_user_statement():
-    """The query that loads the signed-in user on every request: roles in the same query (one round
-    trip), department and location only when a page asks for them. Built once: only the id varies."""
+    """The query that loads the signed-in user on every request, built once (only the id varies).
+
+    One round trip: the roles come joined, and so does the balance every page shows on the
+    Me tab; department and location load only when a page asks for them.
+    """
     from sqlalchemy import bindparam, select
     from sqlalchemy.orm import joinedload, lazyload
 
     from app.accounts.models import User
+    from app.gamification.models import PointBalance
 
     return (
-        select(User)
+        select(User, PointBalance.balance)
+        .outerjoin(PointBalance, PointBalance.user_id == User.id)
         .where(User.id == bindparam("user_id"))
         .options(joinedload(User.role_rows), lazyload(User.department), lazyload(User.location))
     )

@@ -116,3 +116,22 @@ def test_every_card_offers_its_own_posts_captions(app, client, auth, users):
     html = page(client)
     assert "Only about the first" in card(html, first) and "Only about the second" not in card(html, first)
     assert "Only about the second" in card(html, second) and "Only about the first" not in card(html, second)
+
+
+def test_a_request_that_changes_points_shows_the_new_balance(app, users):
+    """The Me tab's balance comes with the signed-in user on GET; after a POST it is read again."""
+    from flask import g
+    from flask_login import login_user
+
+    from app.gamification.routes import inject_balance
+
+    with app.test_request_context("/rewards", method="POST"):
+        user = db.session.get(User, users["employee"])
+        login_user(user)
+        g.herald_balance_at_sign_in = 0
+        ledger.award(user, "admin_adjustment", 40, "test:post-balance")
+        assert inject_balance() == {"my_balance": 40}
+    with app.test_request_context("/feed", method="GET"):
+        login_user(db.session.get(User, users["employee"]))
+        g.herald_balance_at_sign_in = 40
+        assert inject_balance() == {"my_balance": 40}

@@ -29,6 +29,7 @@ from app.content.models import (
     Caption,
     Post,
     PostDepartment,
+    PostLike,
     PostLocation,
     Share,
 )
@@ -306,6 +307,9 @@ class FeedPost:
     like_count: int
     comment_count: int
     captions: list[FeedCaption] = field(default_factory=list)
+    # The viewer's own marks, read in the same query: do they like it, where did they share it.
+    liked: bool = False
+    shared_to: frozenset[str] = frozenset()
 
 
 _FEED_COLUMNS = (
@@ -340,6 +344,20 @@ def _captions_json(dialect: str):
     return select(aggregate).where(Caption.post_id == Post.id).correlate(Post).scalar_subquery()
 
 
+def _viewer_columns(dialect: str):
+    """Whether the viewer (``:user_id``) likes each post, and the networks they shared it to."""
+    liked = exists().where(PostLike.post_id == Post.id, PostLike.user_id == bindparam("user_id"))
+    aggregate = func.string_agg if dialect == "postgresql" else func.group_concat
+    networks = aggregate(Share.network, ",")
+    shared = (
+        select(networks)
+        .where(Share.post_id == Post.id, Share.user_id == bindparam("user_id"))
+        .correlate(Post)
+        .scalar_subquery()
+    )
+    return liked, shared
+
+
 @lru_cache(maxsize=32)
 def _feed_statement(dialect: str, filter_name: str, has_department: bool, has_location: bool):
     """The feed page query for one filter, built once: only bound parameters change between requests.
@@ -347,7 +365,7 @@ def _feed_statement(dialect: str, filter_name: str, has_department: bool, has_lo
     Building the expression and its cache key anew cost more than running it on SQLite.
     """
     query = (
-        select(*_FEED_COLUMNS, _captions_json(dialect))
+        select(*_FEED_COLUMNS, _captions_json(dialect), *_viewer_columns(dialect))
         .select_from(Post)
         .outerjoin(Campaign, Campaign.id == Post.campaign_id)
         .where(
@@ -401,6 +419,8 @@ def feed_page(user: User, filter_name: str = "all", page: int = 1) -> tuple[list
                 like_count=r[14],
                 comment_count=r[15],
                 captions=[FeedCaption(*c[1:]) for c in sorted(captions or (), key=itemgetter(0))],
+                liked=bool(r[17]),
+                shared_to=frozenset(r[18].split(",")) if r[18] else frozenset(),
             )
         )
     return posts, len(rows) > FEED_PAGE_SIZE

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from app import audit
 from app.accounts.models import User
 from app.accounts.services import get_user_by_email
+from app.database import SAFE_METHODS
 from app.extensions import db
 from app.forms import ConfirmForm
 from app.gamification import badges, bp, leaderboard, ledger, rules, streaks
@@ -64,8 +65,15 @@ def _entry_label_filter(entry: PointEntry) -> str:
 
 @bp.app_context_processor
 def inject_balance():
-    """The balance shown on the Me tab (one primary-key read per page)."""
+    """The balance shown on the Me tab.
+
+    A page that changes no points (GET) shows the balance read with the signed-in user;
+    anything else reads it again, after whatever the request awarded or spent.
+    """
     if current_user and current_user.is_authenticated:
+        known = g.get("herald_balance_at_sign_in")
+        if known is not None and request.method in SAFE_METHODS:
+            return {"my_balance": known}
         return {"my_balance": ledger.balance_of(current_user.id)[0]}
     return {}
 
