@@ -346,7 +346,15 @@ def _captions_json(dialect: str):
 
 def _viewer_columns(dialect: str):
     """Whether the viewer (``:user_id``) likes each post, and the networks they shared it to."""
-    liked = exists().where(PostLike.post_id == Post.id, PostLike.user_id == bindparam("user_id"))
+    # A scalar subquery, not EXISTS: PostgreSQL turned the EXISTS into a hashed scan of every
+    # like of the viewer; this is a primary-key probe per card on both databases.
+    liked = (
+        select(PostLike.post_id)
+        .where(PostLike.post_id == Post.id, PostLike.user_id == bindparam("user_id"))
+        .correlate(Post)
+        .limit(1)
+        .scalar_subquery()
+    )
     aggregate = func.string_agg if dialect == "postgresql" else func.group_concat
     networks = aggregate(Share.network, ",")
     shared = (
@@ -419,7 +427,7 @@ def feed_page(user: User, filter_name: str = "all", page: int = 1) -> tuple[list
                 like_count=r[14],
                 comment_count=r[15],
                 captions=[FeedCaption(*c[1:]) for c in sorted(captions or (), key=itemgetter(0))],
-                liked=bool(r[17]),
+                liked=r[17] is not None,
                 shared_to=frozenset(r[18].split(",")) if r[18] else frozenset(),
             )
         )
