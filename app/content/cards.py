@@ -21,24 +21,21 @@ from flask_babel import get_locale, get_timezone
 from markupsafe import Markup
 from sqlalchemy import String, bindparam, literal, select, union_all
 
+from app import request_translations
 from app.content.models import PostLike, Share
 from app.content.services import pick_caption, render_caption
 from app.extensions import db
 
 
-def gettext(string: str, **variables) -> str:
+def gettext(string: str, translations=None, **variables) -> str:
     """``gettext`` from this request's translations (Flask-Babel looks them up anew on every call)."""
-    from app import request_translations
-
-    text = request_translations().ugettext(string)
+    text = (translations or request_translations()).ugettext(string)
     return text % variables if variables else text
 
 
-def ngettext(singular: str, plural: str, num: int) -> str:
+def ngettext(singular: str, plural: str, num: int, translations=None) -> str:
     """``ngettext`` from this request's translations, with ``num`` filled in."""
-    from app import request_translations
-
-    return request_translations().ungettext(singular, plural, num) % {"num": num}
+    return (translations or request_translations()).ungettext(singular, plural, num) % {"num": num}
 
 
 CACHE_SIZE = 4096  # cards per worker process (a few MB)
@@ -176,6 +173,8 @@ def card_views(posts, viewer, shared: dict[int, set[str]], liked: set[int]) -> l
     """
     from app.content.routes import network_label
 
+    t = request_translations()  # once per page, not once per label
+    viewer = viewer._get_current_object() if hasattr(viewer, "_get_current_object") else viewer
     views = []
     setting = render_setting()
     for post in posts:
@@ -183,15 +182,15 @@ def card_views(posts, viewer, shared: dict[int, set[str]], liked: set[int]) -> l
         note = None
         if mine:
             networks = ", ".join(network_label(n) for n in sorted(mine))
-            note = gettext("Your shares: %(networks)s.", networks=networks)
+            note = gettext("Your shares: %(networks)s.", t, networks=networks)
         views.append(
             CardView(
                 post=post,
                 parts=card_parts(post, setting),
                 caption=card_caption(post, viewer),
-                shares_label=ngettext("%(num)d share", "%(num)d shares", post.share_count),
-                clicks_label=ngettext("%(num)d click", "%(num)d clicks", post.click_count),
-                comments_label=ngettext("%(num)d comment", "%(num)d comments", post.comment_count),
+                shares_label=ngettext("%(num)d share", "%(num)d shares", post.share_count, t),
+                clicks_label=ngettext("%(num)d click", "%(num)d clicks", post.click_count, t),
+                comments_label=ngettext("%(num)d comment", "%(num)d comments", post.comment_count, t),
                 shared_note=note,
                 liked=post.id in liked,
             )
