@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 
@@ -29,3 +30,18 @@ SWITCH_INTERVAL = 0.0005
 def post_fork(server, worker):
     """Per worker process, after the fork."""
     sys.setswitchinterval(SWITCH_INTERVAL)
+
+
+# A request allocates thousands of short-lived objects (rows, template output); with
+# CPython's default threshold (700) the collector runs every few requests and walks the
+# whole young heap. Objects alive once the app is loaded (modules, templates, the URL map)
+# never become garbage: frozen, later full collections skip them. Measured in-process on
+# the feed page: 2.65 -> 2.45 ms of CPU a page, p99 6.5 -> 5.1 ms.
+GC_THRESHOLD = (20_000, 50, 100)
+
+
+def post_worker_init(worker):
+    """Per worker process, after the app is loaded."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLD)

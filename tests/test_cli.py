@@ -88,7 +88,8 @@ def test_demo_accounts_cannot_sign_in_in_production(app, runner, client):
 
 
 def test_recommended_gunicorn_settings_load_and_apply():
-    """``gunicorn -c python:app.gunicorn_conf``: gthread, a socket per worker, a short GIL switch interval."""
+    """``gunicorn -c python:app.gunicorn_conf``: gthread, a socket per worker, short GIL switches, calmer GC."""
+    import gc
     import sys
 
     from gunicorn.config import Config
@@ -97,13 +98,17 @@ def test_recommended_gunicorn_settings_load_and_apply():
 
     cfg = Config()
     settings = {name: value for name, value in vars(gunicorn_conf).items() if name in cfg.settings}
-    assert set(settings) >= {"workers", "worker_class", "reuse_port", "post_fork"}
+    assert set(settings) >= {"workers", "worker_class", "reuse_port", "post_fork", "post_worker_init"}
     for name, value in settings.items():
         cfg.set(name, value)  # gunicorn validates each value
     assert cfg.worker_class_str == "gthread" and cfg.reuse_port is True and cfg.workers >= 1
-    before = sys.getswitchinterval()
+    before, thresholds = sys.getswitchinterval(), gc.get_threshold()
     try:
         cfg.post_fork(None, None)
         assert sys.getswitchinterval() < 0.001
+        cfg.post_worker_init(None)
+        assert gc.get_threshold()[0] >= 10_000 and gc.get_freeze_count() > 0
     finally:
         sys.setswitchinterval(before)
+        gc.set_threshold(*thresholds)
+        gc.unfreeze()
