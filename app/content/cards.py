@@ -196,10 +196,3 @@ def card_views(posts, viewer, shared: dict[int, set[str]], liked: set[int]) -> l
             )
         )
     return views
-
-
-def clear_cache(app) -> None:
-    """Forget every rendered card part (tests; a deploy that changes templates restarts workers anyway)."""
-    cached = app.extensions.get("herald.card_parts")
-    if cached is not None:
-        cached.cache_clear()

@@ -259,12 +259,6 @@ def _filtered(query, filter_name: str, user_id):
     return query.order_by(Post.pinned.desc(), Post.publish_at.desc(), Post.id.desc())
 
 
-def feed_query(user: User, filter_name: str = "all", now: datetime | None = None):
-    """The posts ``user`` may see, newest first (pinned on top), narrowed by a feed filter."""
-    query = select(Post).where(live_condition(now or utcnow()), audience_condition(user))
-    return _filtered(query, filter_name, user.id)
-
-
 @dataclass(frozen=True, slots=True)
 class FeedCampaign:
     """What a feed card needs of a post's campaign."""
