@@ -23,7 +23,10 @@ import tempfile
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
+from http.client import HTTPConnection
+from http.cookies import SimpleCookie
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -324,6 +327,65 @@ def bulk_insert(conn, model, rows: list[dict], chunk: int = 20_000) -> None:
         conn.execute(insert(table), rows[start : start + chunk])
 
 
+def insert_org(conn, departments, locations, now) -> None:
+    """Departments (ids 1..n, by name) and locations (ids 1..n, (name, time zone)) for a dataset."""
+    from app import models as m
+
+    bulk_insert(conn, m.Department, [
+        {"id": i, "name": name, "created_at": now} for i, name in enumerate(departments, start=1)
+    ])  # fmt: skip
+    bulk_insert(conn, m.Location, [
+        {"id": i, "name": name, "timezone": tz, "created_at": now} for i, (name, tz) in enumerate(locations, start=1)
+    ])  # fmt: skip
+
+
+# --------------------------------------------------------------------------- signing in like a browser
+
+
+def http_request(port: int, method: str, path: str, cookies: dict[str, str], body: str | None = None,
+                 timeout: float = 30) -> tuple[int, str]:  # fmt: skip
+    """One request to 127.0.0.1:``port``; keeps ``cookies`` up to date like a browser. (status, body)"""
+    conn = HTTPConnection("127.0.0.1", port, timeout=timeout)
+    headers = {"User-Agent": BROWSER_UA, "Accept": "text/html"}
+    if cookies:
+        headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in cookies.items())
+    if body is not None:
+        headers["Content-Type"] = "application/x-www-form-urlencoded"
+    conn.request(method, path, body=body, headers=headers)
+    resp = conn.getresponse()
+    data = resp.read().decode("utf-8", "replace")
+    for raw in resp.headers.get_all("Set-Cookie") or []:
+        jar = SimpleCookie()
+        jar.load(raw)
+        for name, morsel in jar.items():
+            if morsel["expires"] and "1970" in morsel["expires"] or morsel["max-age"] == "0":
+                cookies.pop(name, None)
+            else:
+                cookies[name] = morsel.value
+    conn.close()
+    return resp.status, data
+
+
+def sign_in(port: int, email: str, password: str, page: str, marker: str, at_least: int = 10) -> str:
+    """Sign in through the password form like a browser, check that ``page`` shows ``marker`` at
+    least ``at_least`` times with the session, and return the Cookie header value."""
+    cookies: dict[str, str] = {}
+    status, html = http_request(port, "GET", "/login", cookies)
+    match = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html) or re.search(
+        r'value="([^"]+)"[^>]*name="csrf_token"', html
+    )
+    if status != 200 or match is None:
+        raise RuntimeError(f"GET /login: {status}, no csrf_token in the form")
+    form = urllib.parse.urlencode({"csrf_token": match.group(1), "email": email, "password": password, "remember": "y"})
+    status, _html = http_request(port, "POST", "/login", cookies, form)
+    if status not in (302, 303) or "session" not in cookies:
+        raise RuntimeError(f"POST /login answered {status} (expected a redirect and a session cookie)")
+    status, html = http_request(port, "GET", page, cookies)
+    if status != 200 or html.count(marker) < at_least:
+        raise RuntimeError(f"GET {page} with the session answered {status} without what it should show")
+    return "; ".join(f"{k}={v}" for k, v in cookies.items())
+
+
 def fix_sequences(conn, models) -> None:
     """After inserting explicit ids on PostgreSQL, move each id sequence past the largest id."""
     from sqlalchemy import text
@@ -361,6 +423,7 @@ class Gunicorn:
         self.port = free_port()
         self.proc: subprocess.Popen | None = None
         self.log_path = instance.tmp / "gunicorn.log"
+        self.ingester: subprocess.Popen | None = None
 
     @property
     def argv(self) -> list[str]:
@@ -417,7 +480,7 @@ class Gunicorn:
     def stop(self) -> None:
         stop_process(self.proc, signal.SIGINT, group=True)
         self.proc = None
-        if getattr(self, "ingester", None) is not None:
+        if self.ingester is not None:
             stop_process(self.ingester, signal.SIGINT, group=True)
             self.ingester = None
 
@@ -643,6 +706,3 @@ class Nginx:
     def stop(self) -> None:
         stop_process(self.proc, signal.SIGINT, group=True)
         self.proc = None
-        if getattr(self, "ingester", None) is not None:
-            stop_process(self.ingester, signal.SIGINT, group=True)
-            self.ingester = None

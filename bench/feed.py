@@ -10,15 +10,11 @@ The last line is ``feed pages_per_s=… p95_ms=…``.
 from __future__ import annotations
 
 import argparse
-import http.client
 import os
 import random
-import re
 import sys
 import time
-import urllib.parse
 from datetime import UTC, datetime, timedelta
-from http.cookies import SimpleCookie
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -61,12 +57,7 @@ def generate(engine) -> None:
     now = datetime.now(UTC)
     password = generate_password_hash(PASSWORD)
     with engine.begin() as conn:
-        bulk_insert(conn, m.Department, [
-            {"id": i + 1, "name": name, "created_at": now} for i, name in enumerate(DEPARTMENTS)
-        ])  # fmt: skip
-        bulk_insert(conn, m.Location, [
-            {"id": i + 1, "name": name, "timezone": tz, "created_at": now} for i, (name, tz) in enumerate(LOCATIONS)
-        ])  # fmt: skip
+        common.insert_org(conn, DEPARTMENTS, LOCATIONS, now)
         users = []
         for uid in range(1, USERS + 1):
             users.append({
@@ -173,45 +164,9 @@ def generate(engine) -> None:
 # --------------------------------------------------------------------------- sign-in
 
 
-def _request(port: int, method: str, path: str, cookies: dict[str, str], body: str | None = None):
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    headers = {"User-Agent": common.BROWSER_UA, "Accept": "text/html"}
-    if cookies:
-        headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in cookies.items())
-    if body is not None:
-        headers["Content-Type"] = "application/x-www-form-urlencoded"
-    conn.request(method, path, body=body, headers=headers)
-    resp = conn.getresponse()
-    data = resp.read().decode("utf-8", "replace")
-    for raw in resp.headers.get_all("Set-Cookie") or []:
-        jar = SimpleCookie()
-        jar.load(raw)
-        for name, morsel in jar.items():
-            if morsel["expires"] and "1970" in morsel["expires"] or morsel["max-age"] == "0":
-                cookies.pop(name, None)
-            else:
-                cookies[name] = morsel.value
-    conn.close()
-    return resp.status, resp.headers, data
-
-
 def sign_in(port: int) -> str:
     """Sign in through the form like a browser; return the Cookie header value."""
-    cookies: dict[str, str] = {}
-    status, _headers, page = _request(port, "GET", "/login", cookies)
-    match = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page) or re.search(
-        r'value="([^"]+)"[^>]*name="csrf_token"', page
-    )
-    if status != 200 or match is None:
-        raise RuntimeError(f"GET /login: {status}, no csrf_token in the form")
-    form = urllib.parse.urlencode({"csrf_token": match.group(1), "email": EMAIL, "password": PASSWORD, "remember": "y"})
-    status, headers, _page = _request(port, "POST", "/login", cookies, form)
-    if status not in (302, 303) or "session" not in cookies:
-        raise RuntimeError(f"POST /login answered {status} (expected a redirect and a session cookie)")
-    status, _headers, page = _request(port, "GET", "/feed", cookies)
-    if status != 200 or page.count('class="card post-card"') < 10:
-        raise RuntimeError(f"GET /feed with the session answered {status} without a page of cards")
-    return "; ".join(f"{k}={v}" for k, v in cookies.items())
+    return common.sign_in(port, EMAIL, PASSWORD, "/feed", 'class="card post-card"')
 
 
 # --------------------------------------------------------------------------- main
@@ -255,7 +210,7 @@ def main() -> None:
         common.settle()
         common.run_wrk(url, script, CONNECTIONS, 2)  # warm-up: imports, template compilation, caches
         common.wait_idle(server.proc.pid)
-        ingester = server.ingester.pid if getattr(server, "ingester", None) else None
+        ingester = server.ingester.pid if server.ingester else None
         result = common.run_wrk(url, script, CONNECTIONS, args.duration, server.proc.pid, ingester_pid=ingester)
         log(result.line(f"GET /feed c{CONNECTIONS} ({args.duration:g} s)", ok_label="200"))
         log(result.cpu_line())

@@ -26,20 +26,16 @@ The last line is ``leaderboard p95_ms=… pages_per_s=… awards_per_s=…``.
 from __future__ import annotations
 
 import argparse
-import http.client
 import os
 import random
-import re
 import secrets
 import shutil
 import statistics
 import subprocess
 import sys
 import time
-import urllib.parse
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from http.cookies import SimpleCookie
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -250,15 +246,8 @@ def generate(engine, scale: Scale, anchor: datetime) -> dict:
             conn.exec_driver_sql("SET maintenance_work_mem = '1GB'")
             conn.exec_driver_sql("SET synchronous_commit = off")
         rebuild = sink.drop_indexes(("point_entry", "period_score", "user"))
-        bulk_insert(conn, m.Department, [
-            {"id": i, "name": f"{DEPT_NAMES[(i - 1) % len(DEPT_NAMES)]} {(i - 1) // len(DEPT_NAMES) + 1}",
-             "created_at": created}
-            for i in range(1, DEPARTMENTS + 1)
-        ])  # fmt: skip
-        bulk_insert(conn, m.Location, [
-            {"id": i, "name": name, "timezone": tz, "created_at": created}
-            for i, (name, tz) in enumerate(LOCATIONS, start=1)
-        ])  # fmt: skip
+        names = [f"{DEPT_NAMES[i % len(DEPT_NAMES)]} {i // len(DEPT_NAMES) + 1}" for i in range(DEPARTMENTS)]
+        common.insert_org(conn, names, LOCATIONS, created)
         bulk_insert(conn, m.User, users)
         bulk_insert(conn, m.UserRole, [{"user_id": u["id"], "role": "employee"} for u in users])
         counts["user"] = len(users)
@@ -572,45 +561,9 @@ def measure_standings(app, per_kind: int, warmup: int, rng: random.Random) -> tu
 # --------------------------------------------------------------------------- measure 2: the page under wrk
 
 
-def _request(port: int, method: str, path: str, cookies: dict[str, str], body: str | None = None):
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    headers = {"User-Agent": common.BROWSER_UA, "Accept": "text/html"}
-    if cookies:
-        headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in cookies.items())
-    if body is not None:
-        headers["Content-Type"] = "application/x-www-form-urlencoded"
-    conn.request(method, path, body=body, headers=headers)
-    resp = conn.getresponse()
-    data = resp.read().decode("utf-8", "replace")
-    for raw in resp.headers.get_all("Set-Cookie") or []:
-        jar = SimpleCookie()
-        jar.load(raw)
-        for name, morsel in jar.items():
-            if morsel["expires"] and "1970" in morsel["expires"] or morsel["max-age"] == "0":
-                cookies.pop(name, None)
-            else:
-                cookies[name] = morsel.value
-    conn.close()
-    return resp.status, data
-
-
 def sign_in(port: int, page: str) -> str:
     """Sign in through the password form like a browser; return the Cookie header value."""
-    cookies: dict[str, str] = {}
-    status, html = _request(port, "GET", "/login", cookies)
-    match = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html) or re.search(
-        r'value="([^"]+)"[^>]*name="csrf_token"', html
-    )
-    if status != 200 or match is None:
-        raise RuntimeError(f"GET /login: {status}, no csrf_token in the form")
-    form = urllib.parse.urlencode({"csrf_token": match.group(1), "email": EMAIL, "password": PASSWORD, "remember": "y"})
-    status, _html = _request(port, "POST", "/login", cookies, form)
-    if status not in (302, 303) or "session" not in cookies:
-        raise RuntimeError(f"POST /login answered {status} (expected a redirect and a session cookie)")
-    status, html = _request(port, "GET", page, cookies)
-    if status != 200 or html.count('<li class="row') < 10:
-        raise RuntimeError(f"GET {page} with the session answered {status} without a board")
-    return "; ".join(f"{k}={v}" for k, v in cookies.items())
+    return common.sign_in(port, EMAIL, PASSWORD, page, '<li class="row')
 
 
 def measure_page(instance: common.Instance, args) -> tuple[float, list[str]]:

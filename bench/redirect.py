@@ -93,12 +93,7 @@ def generate(engine, links: int) -> None:
     now = datetime.now(UTC)
     password = generate_password_hash("bench-password-not-secret")
     with engine.begin() as conn:
-        bulk_insert(conn, m.Department, [
-            {"id": i + 1, "name": name, "created_at": now} for i, name in enumerate(DEPARTMENTS)
-        ])  # fmt: skip
-        bulk_insert(conn, m.Location, [
-            {"id": i + 1, "name": name, "timezone": tz, "created_at": now} for i, (name, tz) in enumerate(LOCATIONS)
-        ])  # fmt: skip
+        common.insert_org(conn, DEPARTMENTS, LOCATIONS, now)
         users = []
         for uid in range(1, USERS + 1):
             users.append({
@@ -242,7 +237,7 @@ def main() -> None:
         url = server.base + "/"
         common.settle()
         pid = server.proc.pid
-        ingester = server.ingester.pid if getattr(server, "ingester", None) else None
+        ingester = server.ingester.pid if server.ingester else None
         warm = common.run_wrk(url, script, 16, 2, pid, ingester_pid=ingester)
         common.wait_idle(pid, done=lambda: spooled_lines(instance) == 0)
         c64 = common.run_wrk(url, script, 64, args.duration, pid, ingester_pid=ingester)
