@@ -237,23 +237,8 @@ def ingest_records(records: list[dict]) -> int:
             link_clicks[row["link_id"]] = link_clicks.get(row["link_id"], 0) + 1
             post_clicks[row["post_id"]] = post_clicks.get(row["post_id"], 0) + 1
     db.session.execute(insert(Click), rows)
-    conn = db.session.connection()
-    if link_clicks:
-        links = TrackedLink.__table__
-        conn.execute(
-            update(links)
-            .where(links.c.id == bindparam("p_id"))
-            .values(click_count=links.c.click_count + bindparam("p_n")),
-            [{"p_id": k, "p_n": n} for k, n in link_clicks.items()],
-        )
-    if post_clicks:
-        posts = Post.__table__
-        conn.execute(
-            update(posts)
-            .where(posts.c.id == bindparam("p_id"))
-            .values(click_count=posts.c.click_count + bindparam("p_n")),
-            [{"p_id": k, "p_n": n} for k, n in post_clicks.items()],
-        )
+    _add_clicks(TrackedLink.__table__, link_clicks)
+    _add_clicks(Post.__table__, post_clicks)
     if winners:
         sender = current_app._get_current_object()
         for click in db.session.scalars(select(Click).where(Click.uid.in_(list(winners))).order_by(Click.id)):
@@ -282,6 +267,16 @@ def _first_visits(candidates: dict[tuple, str]) -> set[str]:
         for link_id, day, vh in db.session.execute(stmt):
             winners.add(candidates[(link_id, day, vh)])
     return winners
+
+
+def _add_clicks(table, counts: dict[int, int]) -> None:
+    """``click_count += n`` for each id in ``counts``, in one executemany."""
+    if counts:
+        bump = update(table).where(table.c.id == bindparam("p_id"))
+        db.session.connection().execute(
+            bump.values(click_count=table.c.click_count + bindparam("p_n")),
+            [{"p_id": k, "p_n": n} for k, n in counts.items()],
+        )
 
 
 def ingest_spool(spool: Spool) -> int:
