@@ -9,15 +9,31 @@ import gc
 import os
 import sys
 
+from app import gunicorn_worker
+
 # One worker per core: Herald's requests are CPU-bound Python, and more processes than
 # cores only queue for the CPU (and for SQLite's write lock).
 workers = int(os.environ.get("WEB_CONCURRENCY", os.cpu_count() or 2))
-# gthread keeps connections alive (a redirect costs ~0.35 ms more without keep-alive).
-worker_class = "gthread"
-# Each worker gets its own listening socket and the kernel spreads connections over them.
-# With one shared socket the accept race is biased: a worker busy rendering holds the GIL,
-# so the idle one takes most new connections (seen: 15 of 16 keep-alive connections).
-reuse_port = True
+# gthread keeps connections alive (a redirect costs ~0.35 ms more without keep-alive);
+# Herald's subclass spreads those connections evenly over the workers (app/gunicorn_worker.py:
+# the kernel's accept race gave 15/1 splits of 16 connections, its reuse_port hashing 11/5,
+# and the worker with the most connections sets everyone's latency).
+worker_class = "app.gunicorn_worker.BalancedThreadWorker"
+reuse_port = False  # the workers share one socket; the connection table decides who accepts
+
+
+def on_starting(server):
+    """In the master, before any worker: the table of open connections per worker."""
+    gunicorn_worker.install(server)
+
+
+def pre_fork(server, worker):
+    gunicorn_worker.assign_slot(server, worker)
+
+
+def child_exit(server, worker):
+    gunicorn_worker.release_slot(server, worker)
+
 
 # How long a Python thread may hold the GIL before another waiting one gets it (CPython's
 # default is 5 ms). A gthread worker hands every request from its accept/poll thread to a

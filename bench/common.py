@@ -406,14 +406,10 @@ def fix_sequences(conn, models) -> None:
 
 
 class Gunicorn:
-    """``gunicorn -c python:app.gunicorn_conf -w <workers> -k gthread --threads <threads> --reuse-port …``.
+    """``gunicorn -c python:app.gunicorn_conf -w <workers> --threads <threads> …``.
 
-    The settings module is the README's recommendation (it also shortens the GIL switch interval).
-
-    ``--reuse-port`` (as ``serve`` and the README recommend) gives each worker its own listening
-    socket and lets the kernel spread connections over them. With one shared socket, whichever
-    worker's accept wins the race takes the connection, and with long keep-alive connections
-    (wrk opens all of them at once) one worker often ends up with most of them (seen: 15/1).
+    The settings module is the README's recommendation: gthread workers that spread keep-alive
+    connections evenly (app/gunicorn_worker.py), a short GIL switch interval, a calmer GC.
     """
 
     def __init__(self, instance: Instance, workers: int, threads: int):
@@ -428,8 +424,8 @@ class Gunicorn:
     @property
     def argv(self) -> list[str]:
         return [
-            "gunicorn", "-c", "python:app.gunicorn_conf", "-w", str(self.workers), "-k", "gthread",
-            "--threads", str(self.threads), "--reuse-port", "-b", f"127.0.0.1:{self.port}", "wsgi:app",
+            "gunicorn", "-c", "python:app.gunicorn_conf", "-w", str(self.workers),
+            "--threads", str(self.threads), "-b", f"127.0.0.1:{self.port}", "wsgi:app",
         ]  # fmt: skip
 
     @property

@@ -88,20 +88,22 @@ def test_demo_accounts_cannot_sign_in_in_production(app, runner, client):
 
 
 def test_recommended_gunicorn_settings_load_and_apply():
-    """``gunicorn -c python:app.gunicorn_conf``: gthread, a socket per worker, short GIL switches, calmer GC."""
+    """``gunicorn -c python:app.gunicorn_conf``: balanced gthread workers, short GIL switches, calmer GC."""
     import gc
     import sys
 
     from gunicorn.config import Config
+    from gunicorn.workers.gthread import ThreadWorker
 
     from app import gunicorn_conf
 
     cfg = Config()
     settings = {name: value for name, value in vars(gunicorn_conf).items() if name in cfg.settings}
-    assert set(settings) >= {"workers", "worker_class", "reuse_port", "post_fork", "post_worker_init"}
+    assert set(settings) >= {"workers", "worker_class", "on_starting", "pre_fork", "child_exit", "post_fork"}
     for name, value in settings.items():
         cfg.set(name, value)  # gunicorn validates each value
-    assert cfg.worker_class_str == "gthread" and cfg.reuse_port is True and cfg.workers >= 1
+    assert cfg.worker_class_str == "app.gunicorn_worker.BalancedThreadWorker" and cfg.workers >= 1
+    assert issubclass(cfg.worker_class, ThreadWorker) and cfg.reuse_port is False  # one shared socket
     before, thresholds = sys.getswitchinterval(), gc.get_threshold()
     try:
         cfg.post_fork(None, None)
