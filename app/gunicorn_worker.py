@@ -34,11 +34,17 @@ _INT = struct.Struct("i")
 
 
 class ConnectionTable:
-    """Open-connection counts per worker slot, in memory shared by the master and its workers."""
+    """Open-connection counts per worker slot, in memory shared by the master and its workers.
+
+    Slots past the highest one ever claimed are never read, so a worker's look at the table
+    costs a few microseconds (it looks once per request while it is not listening).
+    """
 
     def __init__(self, slots: int = SLOTS):
-        self._memory = mmap.mmap(-1, slots * _INT.size)  # anonymous and shared: forks see one table
-        self.counts = memoryview(self._memory).cast("i")
+        self._memory = mmap.mmap(-1, (slots + 1) * _INT.size)  # anonymous and shared: forks see one table
+        whole = memoryview(self._memory).cast("i")
+        self._used = whole[:1]  # how many slots have ever been claimed
+        self.counts = whole[1:]
         for slot in range(slots):
             self.counts[slot] = ABSENT
 
@@ -50,6 +56,7 @@ class ConnectionTable:
         for slot in range(len(self.counts)):
             if slot not in taken:
                 self.counts[slot] = 0
+                self._used[0] = max(self._used[0], slot + 1)
                 return slot
         return None
 
@@ -58,7 +65,10 @@ class ConnectionTable:
 
     def fewest_elsewhere(self, slot: int) -> int | None:
         """The smallest count among the other live workers (None when there is none)."""
-        others = [count for index, count in enumerate(self.counts) if index != slot and count != ABSENT]
+        counts = self.counts[: self._used[0]].tolist()
+        if slot < len(counts):
+            counts[slot] = ABSENT
+        others = [count for count in counts if count != ABSENT]
         return min(others) if others else None
 
 
@@ -127,7 +137,10 @@ class BalancedThreadWorker(ThreadWorker):
     def wait_for_and_dispatch_events(self, timeout):
         if self._balanced():
             self._publish()
-            super().set_accept_enabled(self._wants_to_accept and self._my_turn())
-            if self._wants_to_accept and not self._accepting:
-                timeout = min(timeout, RECHECK_SECONDS)
+            if not self._wants_to_accept:
+                super().set_accept_enabled(False)
+            elif not self._accepting:  # a listening worker checks its turn when a connection comes (accept)
+                super().set_accept_enabled(self._my_turn())
+                if not self._accepting:
+                    timeout = min(timeout, RECHECK_SECONDS)
         return super().wait_for_and_dispatch_events(timeout)

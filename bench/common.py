@@ -14,6 +14,7 @@ import platform
 import re
 import resource
 import secrets
+import shlex
 import shutil
 import signal
 import socket
@@ -423,9 +424,11 @@ class Gunicorn:
 
     @property
     def argv(self) -> list[str]:
+        # BENCH_GUNICORN_ARGS adds flags for comparisons, e.g. "-k gthread --reuse-port" (gunicorn's own worker).
+        extra = shlex.split(os.environ.get("BENCH_GUNICORN_ARGS", ""))
         return [
             "gunicorn", "-c", "python:app.gunicorn_conf", "-w", str(self.workers),
-            "--threads", str(self.threads), "-b", f"127.0.0.1:{self.port}", "wsgi:app",
+            "--threads", str(self.threads), "-b", f"127.0.0.1:{self.port}", *extra, "wsgi:app",
         ]  # fmt: skip
 
     @property
