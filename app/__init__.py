@@ -108,33 +108,39 @@ def register_extensions(app: Flask) -> None:
             pk, version = (int(part) for part in user_id.split(":", 1))
         except ValueError:
             return None
-        row = db.session.execute(_signed_in_user_statement(), {"user_id": pk}).unique().first()
+        row = db.session.execute(_signed_in_user_statement(), {"user_id": pk}).first()
         if row is None or row[0].session_version != version:
             return None
         from flask import g
 
+        from app.accounts.models import ROLES, SIGNED_IN_ROLES
+
+        user = row[0]
+        user.__dict__[SIGNED_IN_ROLES] = frozenset(role for role, held in zip(ROLES, row[2:], strict=True) if held)
         g.herald_balance_at_sign_in = row[1] or 0  # the Me tab's balance on pages that change no points
-        return row[0]
+        return user
 
 
 @lru_cache(maxsize=1)
 def _signed_in_user_statement():
     """The query that loads the signed-in user on every request, built once (only the id varies).
 
-    One round trip: the roles come joined, and so does the balance every page shows on the
-    Me tab; department and location load only when a page asks for them.
+    One round trip: the balance every page shows on the Me tab, and one EXISTS per role
+    (cheaper to load than the role rows as objects); department and location load only
+    when a page asks for them.
     """
-    from sqlalchemy import bindparam, select
-    from sqlalchemy.orm import joinedload, lazyload
+    from sqlalchemy import and_, bindparam, exists, select
+    from sqlalchemy.orm import lazyload
 
-    from app.accounts.models import User
+    from app.accounts.models import ROLES, User, UserRole
     from app.gamification.models import PointBalance
 
+    holds = [exists().where(and_(UserRole.user_id == User.id, UserRole.role == role)) for role in ROLES]
     return (
-        select(User, PointBalance.balance)
+        select(User, PointBalance.balance, *holds)
         .outerjoin(PointBalance, PointBalance.user_id == User.id)
         .where(User.id == bindparam("user_id"))
-        .options(joinedload(User.role_rows), lazyload(User.department), lazyload(User.location))
+        .options(lazyload(User.role_rows), lazyload(User.department), lazyload(User.location))
     )
 
 

@@ -14,6 +14,8 @@ from app.org.models import Department, Location
 from app.timeutil import UTCDateTime, utcnow
 
 ROLES = ("employee", "admin", "hr")
+# Where the sign-in query leaves the signed-in user's role names (a frozenset, not a mapped column).
+SIGNED_IN_ROLES = "_signed_in_roles"
 STATUSES = ("invited", "active", "deactivated")
 TOKEN_PURPOSES = ("magic", "invite", "reset")
 
@@ -63,7 +65,14 @@ class User(UserMixin, db.Model):
 
     @property
     def roles(self) -> set[str]:
-        """The set of role names this user holds."""
+        """The set of role names this user holds.
+
+        The signed-in user's come with the query that loads them on every request
+        (``SIGNED_IN_ROLES``); anyone else's load from ``role_rows``.
+        """
+        loaded = self.__dict__.get(SIGNED_IN_ROLES)
+        if loaded is not None:
+            return set(loaded)
         return {row.role for row in self.role_rows}
 
     def has_role(self, *roles: str) -> bool:
@@ -73,6 +82,7 @@ class User(UserMixin, db.Model):
     def set_roles(self, roles) -> None:
         """Replace the user's roles with ``roles`` (an iterable of role names)."""
         wanted = set(roles)
+        self.__dict__.pop(SIGNED_IN_ROLES, None)  # role_rows is the truth from here on
         self.role_rows = [r for r in self.role_rows if r.role in wanted]
         for role in sorted(wanted - self.roles):
             self.role_rows.append(UserRole(role=role))
