@@ -15,6 +15,7 @@ import re
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -55,8 +56,13 @@ class LinkEntry:
     target: str
 
 
+@lru_cache(maxsize=4096)
 def sharer_token(secret: str, user_id: int) -> str:
-    """The value of the cookie that tells the redirect a click is the sharer's own."""
+    """The value of the cookie that tells the redirect a click is the sharer's own.
+
+    Cached per process: every signed-in page and every click with the cookie needs it,
+    and it depends only on these two values.
+    """
     mac = hmac.new(secret.encode(), f"sharer:{user_id}".encode(), hashlib.sha256).hexdigest()[:20]
     return f"{user_id}.{mac}"
 
