@@ -137,9 +137,8 @@ class BalancedThreadWorker(ThreadWorker):
     def wait_for_and_dispatch_events(self, timeout):
         if self._balanced():
             self._publish()
-            if not self._wants_to_accept:
-                super().set_accept_enabled(False)
-            elif not self._accepting:  # a listening worker checks its turn when a connection comes (accept)
+            # Not listening although gunicorn wants to: look again (a listening worker looks in accept()).
+            if self._wants_to_accept and not self._accepting:
                 super().set_accept_enabled(self._my_turn())
                 if not self._accepting:
                     timeout = min(timeout, RECHECK_SECONDS)

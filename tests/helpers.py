@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import socket
 
 from app.extensions import db
 
@@ -32,3 +33,10 @@ def get(app, model, pk):
         if obj is not None:
             db.session.expunge(obj)
         return obj
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

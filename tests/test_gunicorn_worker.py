@@ -9,7 +9,6 @@ from __future__ import annotations
 import http.client
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -19,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from app import gunicorn_worker
+from tests.helpers import free_port
 
 PID_APP = """
 import os
@@ -32,17 +32,11 @@ def app(environ, start_response):
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def gunicorn(tmp_path):
     """Start ``gunicorn -c python:app.gunicorn_conf`` on the pid app; yield (port, master process)."""
     (tmp_path / "pid_app.py").write_text(PID_APP)
-    port = _free_port()
+    port = free_port()
     started = []
 
     def start(*extra: str):

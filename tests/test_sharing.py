@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -17,6 +16,7 @@ from sqlalchemy import func, select
 from app import events
 from app.content.models import Click, Post, Share, TrackedLink
 from app.extensions import db
+from tests.helpers import free_port
 from tests.test_content import make_post
 
 PHONE_UA = "Mozilla/5.0 (iPhone; CPU iPhone OS 18_0 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148 Safari/604.1"
@@ -287,12 +287,6 @@ def test_ingestion_is_idempotent(app, client, auth, users, live_post):
         assert db.session.get(Post, live_post).click_count == 1
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 SERVER = """
 import sys
 from werkzeug.serving import make_server
@@ -309,7 +303,7 @@ def test_a_worker_killed_with_sigkill_loses_no_answered_click(app, client, auth,
 
     auth.login(users["employee"])
     code = code_of(share(client, live_post, "linkedin")["link"])
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "HERALD_INSTANCE_PATH": app.config["INSTANCE_PATH"], "HERALD_TASKS_IMMEDIATE": "1"}
     proc = subprocess.Popen(
         [sys.executable, "-c", SERVER, app.config["SQLALCHEMY_DATABASE_URI"], str(port)], env=env,
