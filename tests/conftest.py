@@ -128,7 +128,7 @@ def app(_app):
     from app.gamification import badges, leaderboard, rules
 
     badges._ensured.clear()
-    badges._thresholds.clear()
+    badges.forget_cache()
     rules.forget_cache()
     leaderboard.forget_members_cache()
 

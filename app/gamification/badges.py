@@ -6,15 +6,18 @@ the same small set of condition types without code.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
 from app.gamification.models import BadgeDefinition, PointBalance, Streak, UserBadge, UserStats
+from app.rawsql import Prepared, RawCursor
+from app.timeutil import utcnow
 
 CONDITIONS = {
     "shares": _l("Shares made"),
@@ -97,70 +100,128 @@ def display_description(badge: BadgeDefinition) -> str:
     return badge.description or _("%(what)s: %(n)d or more.", n=badge.threshold, what=CONDITIONS[badge.condition])
 
 
-def _value(user_id: int, condition: str) -> int:
-    if condition == "streak":
-        streak = db.session.get(Streak, user_id)
-        return max(streak.current, streak.longest) if streak else 0
-    if condition == "lifetime_points":
-        balance = db.session.get(PointBalance, user_id)
-        return balance.lifetime if balance else 0
-    stats = db.session.get(UserStats, user_id)
-    return getattr(stats, condition, 0) if stats else 0
+@dataclass(frozen=True, slots=True)
+class ActiveBadge:
+    """An active badge definition as the award path needs it (cached per process)."""
+
+    id: int
+    code: str
+    name: str
+    condition: str
+    threshold: int
+    builtin: bool
 
 
-_thresholds: dict[str, tuple[float, dict[str, set[int]]]] = {}
+_CACHE_SECONDS = 30.0
+_active: dict[str, tuple[float, tuple[ActiveBadge, ...]]] = {}
 
 
-def could_earn(condition: str, value: int) -> bool:
-    """Cheap pre-check: does ``value`` hit an active threshold of ``condition``? (thresholds cached 30 s)
-
-    Counters grow one at a time, so most actions cross no threshold and skip the badge queries.
-    """
-    import time
-
+def active_badges() -> tuple[ActiveBadge, ...]:
+    """Every active badge, cached for 30 s per process (a new badge reaches other workers within that)."""
     key = str(db.session.get_bind().url)
-    hit = _thresholds.get(key)
+    hit = _active.get(key)
     if hit is None or hit[0] < time.monotonic():
-        table: dict[str, set[int]] = {}
-        for cond, threshold in db.session.execute(
-            select(BadgeDefinition.condition, BadgeDefinition.threshold).where(BadgeDefinition.active.is_(True))
-        ):
-            table.setdefault(cond, set()).add(threshold)
-        hit = (time.monotonic() + 30, table)
-        _thresholds[key] = hit
-    # Exactly at a threshold, or now and then (a badge an admin added below someone's count).
-    return value in hit[1].get(condition, ()) or value % 25 == 0
+        ensure_builtin()
+        rows = db.session.execute(
+            select(BadgeDefinition.id, BadgeDefinition.code, BadgeDefinition.name, BadgeDefinition.condition,
+                   BadgeDefinition.threshold, BadgeDefinition.builtin)
+            .where(BadgeDefinition.active.is_(True))
+            .order_by(BadgeDefinition.sort, BadgeDefinition.id)
+        )  # fmt: skip
+        hit = (time.monotonic() + _CACHE_SECONDS, tuple(ActiveBadge(*row) for row in rows))
+        _active[key] = hit
+    return hit[1]
 
 
-def evaluate(user_id: int, conditions: tuple[str, ...]) -> list[BadgeDefinition]:
-    """Award every active badge of these condition types whose threshold the user now meets; returns new ones."""
-    ensure_builtin()
-    candidates = db.session.scalars(
-        select(BadgeDefinition).where(BadgeDefinition.active.is_(True), BadgeDefinition.condition.in_(conditions))
-    ).all()
-    if not candidates:
+def forget_cache() -> None:
+    """Drop the cached definitions (after an admin adds or changes a badge, and between tests)."""
+    _active.clear()
+
+
+_STATEMENTS: dict[tuple[str, str], Prepared] = {}
+
+
+def _statement(dialect, name: str) -> Prepared:
+    """Prebuilt reads of a badge condition's value, the owned badges, and the grant (once per dialect)."""
+    found = _STATEMENTS.get((dialect.name, name))
+    if found is not None:
+        return found
+    user = bindparam("p_user")
+    if name == "owned":
+        stmt = select(UserBadge.badge_id).where(UserBadge.user_id == user)
+    elif name == "grant":
+        if dialect.name == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as dialect_insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert as dialect_insert
+        stmt = (
+            dialect_insert(UserBadge)
+            .values(user_id=user, badge_id=bindparam("p_badge"), awarded_at=bindparam("p_now"))
+            .on_conflict_do_nothing(index_elements=["user_id", "badge_id"])
+        )
+    elif name == "streak":
+        stmt = select(Streak.current, Streak.longest).where(Streak.user_id == user)
+    elif name == "lifetime_points":
+        stmt = select(PointBalance.lifetime).where(PointBalance.user_id == user)
+    else:
+        stmt = select(getattr(UserStats, name)).where(UserStats.user_id == user)
+    found = Prepared(stmt)
+    _STATEMENTS[(dialect.name, name)] = found
+    return found
+
+
+def _value(raw: RawCursor, user_id: int, condition: str) -> int:
+    if condition == "top_month":
+        return 0  # granted by the monthly task, not by a counter
+    row = _statement(raw.dialect, condition).execute(raw, {"p_user": user_id}).fetchone()
+    if row is None:
+        return 0
+    return max(row) if condition == "streak" else row[0]
+
+
+def evaluate(user_id: int, conditions: tuple[str, ...], values: dict[str, int] | None = None,
+             raw: RawCursor | None = None) -> list[ActiveBadge]:  # fmt: skip
+    """Award every active badge of these condition types whose threshold the user now meets; returns new ones.
+
+    ``values`` are condition values the caller already knows (a counter's new
+    value from its RETURNING); the rest are read. A badge an admin added below
+    someone's count is granted with their next action of that kind.
+    """
+    wanted = [badge for badge in active_badges() if badge.condition in conditions]
+    if not wanted:
         return []
-    owned = set(db.session.scalars(select(UserBadge.badge_id).where(UserBadge.user_id == user_id)))
-    values: dict[str, int] = {}
-    earned = []
-    for badge in candidates:
-        if badge.id in owned:
-            continue
-        if badge.condition not in values:
-            values[badge.condition] = _value(user_id, badge.condition)
-        if values[badge.condition] >= badge.threshold and grant(user_id, badge):
-            earned.append(badge)
-    return earned
-
-
-def grant(user_id: int, badge: BadgeDefinition) -> bool:
-    """Give a badge once; False when the user already has it (the primary key decides)."""
+    own = raw is None
+    if own:
+        raw = RawCursor.of(db.session.connection())
     try:
-        with db.session.begin_nested():
-            db.session.add(UserBadge(user_id=user_id, badge_id=badge.id))
-    except IntegrityError:
-        return False
-    return True
+        known = dict(values or {})
+        met = []
+        for badge in wanted:
+            if badge.condition not in known:
+                known[badge.condition] = _value(raw, user_id, badge.condition)
+            if known[badge.condition] >= badge.threshold:
+                met.append(badge)
+        if not met:
+            return []
+        owned = {row[0] for row in _statement(raw.dialect, "owned").execute(raw, {"p_user": user_id}).fetchall()}
+        return [badge for badge in met if badge.id not in owned and _grant(raw, user_id, badge.id)]
+    finally:
+        if own:
+            raw.close()
+
+
+def _grant(raw: RawCursor, user_id: int, badge_id: int) -> bool:
+    params = {"p_user": user_id, "p_badge": badge_id, "p_now": utcnow()}
+    return _statement(raw.dialect, "grant").execute(raw, params).rowcount == 1
+
+
+def grant(user_id: int, badge) -> bool:
+    """Give a badge once; False when the user already has it (the primary key decides)."""
+    raw = RawCursor.of(db.session.connection())
+    try:
+        return _grant(raw, user_id, badge.id)
+    finally:
+        raw.close()
 
 
 def profile(user_id: int) -> list[dict]:
@@ -194,11 +255,11 @@ def create_custom(name: str, description: str, condition: str, threshold: int) -
     code = "custom-" + (re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:30] or "badge")
     while db.session.scalar(select(BadgeDefinition.id).where(BadgeDefinition.code == code)):
         code += "-x"
-    _thresholds.clear()
     badge = BadgeDefinition(
         code=code, name=name[:80], description=(description or "").strip()[:500], condition=condition,
         threshold=threshold, icon="star", builtin=False, sort=1000,
     )  # fmt: skip
     db.session.add(badge)
     db.session.flush()
+    forget_cache()
     return badge

@@ -32,6 +32,7 @@ from app.gamification.models import (
 )
 from app.gamification.periods import board_keys, day_key
 from app.gamification.rules import get_rules
+from app.rawsql import Prepared, RawCursor
 from app.timeutil import utcnow
 
 
@@ -47,6 +48,7 @@ class AwardResult:
     duplicate: bool = False
     capped: bool = False
     entry_id: int | None = None
+    lifetime: int = 0  # lifetime points after the award (for badge checks)
     badges: list[str] = field(default_factory=list)
 
 
@@ -66,21 +68,20 @@ def upsert(model, values: dict, keys: tuple[str, ...], increments: dict, sets: d
     return db.session.execute(stmt.on_conflict_do_update(index_elements=list(keys), set_=changes))
 
 
-_STATEMENTS: dict[str, dict] = {}
+_STATEMENTS: dict[str, dict[str, Prepared]] = {}
 _NO_LIMIT = 2**31 - 1
 
 
-def _statements(conn=None) -> dict:
-    """The ledger's hot statements, built once per dialect with bind parameters.
+def _statements(dialect) -> dict[str, Prepared]:
+    """The ledger's hot statements, built once per dialect with bind parameters, run on the raw cursor.
 
-    Building a statement (and its cache key) costs more than running it, and an
-    award runs about a dozen; prebuilt ones keep awarding well above 1,000 a second.
+    An award runs about ten statements; through SQLAlchemy's execution machinery
+    they cost more than SQLite needs to run them (see ``app.rawsql``).
     """
-    dialect = (conn if conn is not None else db.session.get_bind()).dialect.name
-    found = _STATEMENTS.get(dialect)
+    found = _STATEMENTS.get(dialect.name)
     if found is not None:
         return found
-    if dialect == "postgresql":
+    if dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as dialect_insert
     else:
         from sqlalchemy.dialects.sqlite import insert as dialect_insert
@@ -102,98 +103,116 @@ def _statements(conn=None) -> dict:
         department_id=b("department_id"), period=b("period"), period_key=b("period_key"), points=b("delta"),
         reached_at=b("now"),
     )  # fmt: skip
-    bins = dialect_insert(balance).values(user_id=b("user_id"), balance=b("delta"), lifetime=b("delta"),
-                                         updated_at=b("now"))  # fmt: skip
-    cins = dialect_insert(counter).values(user_id=b("user_id"), day=b("day"), action=b("action"), count=1,
-                                          points=b("points"))  # fmt: skip
+    bins = dialect_insert(balance).values(
+        user_id=b("user_id"), balance=b("delta"), lifetime=b("delta"), updated_at=b("now")
+    )
+    cins = dialect_insert(counter).values(
+        user_id=b("user_id"), day=b("day"), action=b("action"), count=1, points=b("points")
+    )
+    eins = dialect_insert(entry).values(
+        user_id=b("user_id"), delta=b("delta"), reason=b("reason"), params=b("params"),
+        source_type=b("source_type"), source_id=b("source_id"), idempotency_key=b("key"), created_at=b("now"),
+    )  # fmt: skip
     found = {
-        "exists": select(entry.c.id).where(entry.c.idempotency_key == b("key")),
+        # The UNIQUE key decides: a repeat inserts nothing and returns no id (no error, on both databases;
+        # PostgreSQL waits for a concurrent insert of the same key and then does nothing).
+        "entry": Prepared(eins.on_conflict_do_nothing(index_elements=["idempotency_key"]).returning(entry.c.id)),
         # A cap is one guarded upsert: the day's first action inserts (1, points), later ones add only while
-        # under both limits, and rowcount says whether it counted (kept for an INSERT only on request).
-        "cap": cins.on_conflict_do_update(
-            index_elements=["user_id", "day", "action"],
-            set_={"count": counter.c.count + 1, "points": counter.c.points + cins.excluded.points},
-            where=(counter.c.count < b("max_count")) & (counter.c.points + cins.excluded.points <= b("max_points")),
-        ).execution_options(preserve_rowcount=True),
-        "entry": insert(entry).returning(entry.c.id),
-        "balance_up": bins.on_conflict_do_update(
-            index_elements=["user_id"],
-            set_={
-                "balance": balance.c.balance + bins.excluded.balance,
-                "lifetime": balance.c.lifetime + bins.excluded.lifetime,
-                "updated_at": bins.excluded.updated_at,
-            },
-        ),  # fmt: skip
-        "balance_down": update(balance)
-        .where(balance.c.user_id == b("user_id"), balance.c.balance + b("delta") >= 0)
-        .values(balance=balance.c.balance + b("delta"), updated_at=b("now")),
-        "score": ins.on_conflict_do_update(
-            index_elements=["user_id", "period", "period_key"],
-            set_={
-                "points": score.c.points + ins.excluded.points,
-                "reached_at": ins.excluded.reached_at,
-                "department_id": ins.excluded.department_id,
-                "location_id": ins.excluded.location_id,
-            },
-        ),  # fmt: skip
-        "dept_score": dins.on_conflict_do_update(
-            index_elements=["department_id", "period", "period_key"],
-            set_={"points": dept.c.points + dins.excluded.points, "reached_at": dins.excluded.reached_at},
+        # under both limits, and rowcount says whether it counted.
+        "cap": Prepared(
+            cins.on_conflict_do_update(
+                index_elements=["user_id", "day", "action"],
+                set_={"count": counter.c.count + 1, "points": counter.c.points + cins.excluded.points},
+                where=(counter.c.count < b("max_count")) & (counter.c.points + cins.excluded.points <= b("max_points")),
+            )
+        ),
+        "balance_up": Prepared(
+            bins.on_conflict_do_update(
+                index_elements=["user_id"],
+                set_={
+                    "balance": balance.c.balance + bins.excluded.balance,
+                    "lifetime": balance.c.lifetime + bins.excluded.lifetime,
+                    "updated_at": bins.excluded.updated_at,
+                },
+            ).returning(balance.c.lifetime)
+        ),
+        "balance_down": Prepared(
+            update(balance)
+            .where(balance.c.user_id == b("user_id"), balance.c.balance + b("delta") >= 0)
+            .values(balance=balance.c.balance + b("delta"), updated_at=b("now"))
+        ),
+        "score": Prepared(
+            ins.on_conflict_do_update(
+                index_elements=["user_id", "period", "period_key"],
+                set_={
+                    "points": score.c.points + ins.excluded.points,
+                    "reached_at": ins.excluded.reached_at,
+                    "department_id": ins.excluded.department_id,
+                    "location_id": ins.excluded.location_id,
+                },
+            )
+        ),
+        "dept_score": Prepared(
+            dins.on_conflict_do_update(
+                index_elements=["department_id", "period", "period_key"],
+                set_={"points": dept.c.points + dins.excluded.points, "reached_at": dins.excluded.reached_at},
+            )
         ),
     }
-    _STATEMENTS[dialect] = found
+    _STATEMENTS[dialect.name] = found
     return found
 
 
-def _take_cap(user_id: int, day: str, action: str, points: int, cap: dict, conn=None) -> bool:
-    """Count one action against its daily cap; False (and nothing changed) when the cap is reached."""
+def _take_cap(raw: RawCursor, user_id: int, day: str, action: str, points: int, cap: dict) -> bool:
+    """Count one action against its daily cap; False when the cap is reached (the caller rolls back)."""
     if not cap:
         return True
     max_count, max_points = cap.get("count", _NO_LIMIT), cap.get("points", _NO_LIMIT)
     if max_count < 1 or points > max_points:
         return False  # even the day's first action would exceed it
-    conn = conn if conn is not None else db.session.connection()
     params = {"p_user_id": user_id, "p_day": day, "p_action": action, "p_points": points,
               "p_max_count": max_count, "p_max_points": max_points}  # fmt: skip
-    return conn.execute(_statements(conn)["cap"], params).rowcount == 1
+    return _statements(raw.dialect)["cap"].execute(raw, params).rowcount == 1
 
 
-def _apply_scores(user: User, delta: int, now: datetime, conn=None) -> None:
+def _apply_scores(raw: RawCursor, user: User, delta: int, now: datetime) -> None:
     """Move the balance-independent scores: the three board periods and the user's department."""
-    conn = conn if conn is not None else db.session.connection()
-    stmts = _statements(conn)
+    stmts = _statements(raw.dialect)
     keys = board_keys(now)
-    conn.execute(stmts["score"], [
+    stmts["score"].executemany(raw, [
         {"p_user_id": user.id, "p_period": period, "p_period_key": key, "p_delta": delta, "p_now": now,
          "p_department_id": user.department_id, "p_location_id": user.location_id}
         for period, key in keys.items()
     ])  # fmt: skip
     if user.department_id:
-        conn.execute(stmts["dept_score"], [
+        stmts["dept_score"].executemany(raw, [
             {"p_department_id": user.department_id, "p_period": period, "p_period_key": key, "p_delta": delta,
              "p_now": now}
             for period, key in keys.items()
         ])  # fmt: skip
 
 
-def _change_balance(user_id: int, delta: int, now: datetime, conn=None) -> None:
-    conn = conn if conn is not None else db.session.connection()
-    stmts = _statements(conn)
+def _change_balance(raw: RawCursor, user_id: int, delta: int, now: datetime) -> int:
+    """Add ``delta`` to the balance (and, when positive, lifetime points); returns lifetime points or -1."""
+    stmts = _statements(raw.dialect)
     if delta >= 0:
-        conn.execute(stmts["balance_up"], {"p_user_id": user_id, "p_delta": delta, "p_now": now})
-        return
-    if conn.execute(stmts["balance_down"], {"p_user_id": user_id, "p_delta": delta, "p_now": now}).rowcount != 1:
+        return stmts["balance_up"].execute(raw, {"p_user_id": user_id, "p_delta": delta, "p_now": now}).fetchone()[0]
+    if stmts["balance_down"].execute(raw, {"p_user_id": user_id, "p_delta": delta, "p_now": now}).rowcount != 1:
         from flask_babel import gettext as _
 
         raise LedgerError(_("Not enough points."))
+    return -1
 
 
-_STAT_STATEMENTS: dict[tuple[str, str], object] = {}
+_STAT_STATEMENTS: dict[tuple[str, str], Prepared] = {}
 
 
-def bump_stat(user_id: int, name: str, amount: int = 1) -> int:
+def bump_stat(user_id: int, name: str, amount: int = 1, raw: RawCursor | None = None) -> int:
     """Add to one of the user's badge counters; returns the new value (prebuilt statement, RETURNING)."""
-    dialect = db.session.get_bind().dialect.name
+    own = raw is None
+    if own:
+        raw = RawCursor.of(db.session.connection())
+    dialect = raw.dialect.name
     stmt = _STAT_STATEMENTS.get((dialect, name))
     if stmt is None:
         if dialect == "postgresql":
@@ -201,12 +220,21 @@ def bump_stat(user_id: int, name: str, amount: int = 1) -> int:
         else:
             from sqlalchemy.dialects.sqlite import insert as dialect_insert
         table = UserStats.__table__
-        ins = dialect_insert(table).values({table.c.user_id: bindparam("p_user"), table.c[name]: bindparam("p_n")})
-        stmt = ins.on_conflict_do_update(
-            index_elements=["user_id"], set_={name: table.c[name] + ins.excluded[name]}
-        ).returning(table.c[name])
+        # Every counter spelled out: raw statements get no Python-side column defaults.
+        counters = {column: 0 for column in table.c if column.name != "user_id"}
+        ins = dialect_insert(table).values({**counters, table.c.user_id: bindparam("p_user"),
+                                            table.c[name]: bindparam("p_n")})  # fmt: skip
+        stmt = Prepared(
+            ins.on_conflict_do_update(
+                index_elements=["user_id"], set_={name: table.c[name] + ins.excluded[name]}
+            ).returning(table.c[name])
+        )
         _STAT_STATEMENTS[(dialect, name)] = stmt
-    return db.session.connection().execute(stmt, {"p_user": user_id, "p_n": amount}).scalar_one()
+    try:
+        return stmt.execute(raw, {"p_user": user_id, "p_n": amount}).fetchone()[0]
+    finally:
+        if own:
+            raw.close()
 
 
 def award(
@@ -220,42 +248,54 @@ def award(
     params: dict | None = None,
     multiplier: int = 100,
     when: datetime | None = None,
+    raw: RawCursor | None = None,
 ) -> AwardResult:
     """Award points for an action once per ``key``, within the day's caps, and update every score.
 
     Runs inside a savepoint of the caller's transaction: a repeat (same key) or a
-    cap hit changes nothing at all.
+    cap hit changes nothing at all. ``raw`` lets a caller that runs more
+    statements for the same event share one cursor.
     """
     now = when or utcnow()
     points = points * multiplier // 100
     if points <= 0:
         return AwardResult()
-    conn = db.session.connection()  # looked up once: each lookup walks the session's transaction state
-    stmts = _statements(conn)
-    if conn.execute(stmts["exists"], {"p_key": key}).first() is not None:
-        return AwardResult(duplicate=True)
+    own = raw is None
+    if own:
+        raw = RawCursor.of(db.session.connection())
+    stmts = _statements(raw.dialect)
     caps = get_rules()["caps"]
-    day = day_key(now, user.timezone)
     try:
-        with db.session.begin_nested():
-            if cap_action and not _take_cap(user.id, day, cap_action, points, caps.get(cap_action, {}), conn):
-                raise _Capped
-            if not _take_cap(user.id, day, "_total", points, caps.get("total", {}), conn):
-                raise _Capped
-            entry_id = conn.execute(stmts["entry"], {
-                "user_id": user.id, "delta": points, "reason": reason, "params": params,
-                "source_type": source[0] if source else None, "source_id": source[1] if source else None,
-                "idempotency_key": key, "created_at": now, "actor_id": None,
-            }).scalar_one()  # fmt: skip
-            _change_balance(user.id, points, now, conn)
-            _apply_scores(user, points, now, conn)
+        with raw.savepoint("herald_award"):
+            row = stmts["entry"].execute(raw, {
+                "p_user_id": user.id, "p_delta": points, "p_reason": reason, "p_params": params,
+                "p_source_type": source[0] if source else None, "p_source_id": source[1] if source else None,
+                "p_key": key, "p_now": now,
+            }).fetchone()  # fmt: skip
+            if row is None:
+                raise _Duplicate
+            if caps:
+                day = day_key(now, user.timezone)
+                if cap_action and not _take_cap(raw, user.id, day, cap_action, points, caps.get(cap_action, {})):
+                    raise _Capped
+                if not _take_cap(raw, user.id, day, "_total", points, caps.get("total", {})):
+                    raise _Capped
+            lifetime = _change_balance(raw, user.id, points, now)
+            _apply_scores(raw, user, points, now)
     except _Capped:
         return AwardResult(capped=True)
-    except IntegrityError:
-        return AwardResult(duplicate=True)  # a concurrent delivery of the same event won
-    result = AwardResult(points=points, entry_id=entry_id)
+    except _Duplicate:
+        return AwardResult(duplicate=True)
+    finally:
+        if own:
+            raw.close()
+    result = AwardResult(points=points, entry_id=row[0], lifetime=lifetime)
     _announce(user, result)
     return result
+
+
+class _Duplicate(Exception):
+    """Internal: the idempotency key is in the ledger already (nothing was changed)."""
 
 
 class _Capped(Exception):
@@ -280,8 +320,9 @@ def adjust(user: User, delta: int, note: str, actor: User, key: str) -> AwardRes
                         idempotency_key=key, actor_id=actor.id, created_at=now)
                 .returning(PointEntry.id)
             ).scalar_one()  # fmt: skip
-            _change_balance(user.id, delta, now)
-            _apply_scores(user, delta, now)
+            raw = RawCursor.of(db.session.connection())
+            _change_balance(raw, user.id, delta, now)
+            _apply_scores(raw, user, delta, now)
     except IntegrityError:
         return AwardResult(duplicate=True)
     audit.record("points.adjust", actor, user, delta=delta, note=note[:300])
@@ -304,7 +345,7 @@ def spend(user: User, cost: int, reason: str, key: str, source: tuple[str, int] 
                         idempotency_key=key, created_at=now)
                 .returning(PointEntry.id)
             ).scalar_one()  # fmt: skip
-            _change_balance(user.id, -cost, now)
+            _change_balance(RawCursor.of(db.session.connection()), user.id, -cost, now)
     except IntegrityError:
         return None
     return entry_id

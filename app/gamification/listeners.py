@@ -14,6 +14,7 @@ from app.accounts.models import User
 from app.extensions import db
 from app.gamification import badges, ledger, streaks
 from app.gamification.rules import get_rules
+from app.rawsql import RawCursor
 from app.timeutil import utcnow
 
 
@@ -37,25 +38,45 @@ def on_share(sender, share, post, user, first=True, **_):
     """Points for the first share of a post on a network, the streak, a call-to-action bonus, badges."""
     if not first:
         return
+    _note_badges(reward_share(user, share.id, post, share.network, share.created_at or utcnow()))
+
+
+def reward_share(user: User, share_id: int, post, network: str, when) -> list:
+    """Everything a first share earns, in the caller's transaction: points, counter, CTA bonus, streak, badges.
+
+    One raw cursor for the whole path (``app.rawsql``); returns the badges earned.
+    """
     rules = get_rules()["points"]
-    when = share.created_at or utcnow()
-    result = ledger.award(
-        user, "share", rules["share"], f"share:{share.id}", cap_action="share", source=("share", share.id),
-        params={"title": post.title, "network": share.network}, multiplier=_multiplier(post), when=when,
-    )  # fmt: skip
-    if result.duplicate:
-        return
-    ledger.bump_stat(user.id, "shares")
-    if post.is_cta and (post.cta_deadline is None or when <= post.cta_deadline):
-        # One bonus per call to action, however many networks it goes to.
-        ledger.award(user, "cta_bonus", rules["cta_bonus"], f"cta:{post.id}:{user.id}", source=("post", post.id),
-                     params={"title": post.title}, multiplier=_multiplier(post), when=when)  # fmt: skip
-    change = streaks.record_share(user, when)
-    if change.milestone:
-        ledger.award(user, "streak_milestone", rules["streak_milestone"],
-                     f"streak:{user.id}:{change.milestone}:{when.date().isoformat()}",
-                     params={"periods": change.milestone}, when=when)  # fmt: skip
-    _note_badges(badges.evaluate(user.id, ("shares", "streak", "lifetime_points")))
+    raw = RawCursor.of(db.session.connection())
+    try:
+        title = post.title if post is not None else ""
+        multiplier = _multiplier(post)
+        result = ledger.award(
+            user, "share", rules["share"], f"share:{share_id}", cap_action="share", source=("share", share_id),
+            params={"title": title, "network": network}, multiplier=multiplier, when=when, raw=raw,
+        )  # fmt: skip
+        if result.duplicate:
+            return []
+        values = {"shares": ledger.bump_stat(user.id, "shares", raw=raw)}
+        lifetime = result.lifetime
+        if post is not None and post.is_cta and (post.cta_deadline is None or when <= post.cta_deadline):
+            # One bonus per call to action, however many networks it goes to.
+            bonus = ledger.award(user, "cta_bonus", rules["cta_bonus"], f"cta:{post.id}:{user.id}",
+                                 source=("post", post.id), params={"title": title}, multiplier=multiplier,
+                                 when=when, raw=raw)  # fmt: skip
+            lifetime = max(lifetime, bonus.lifetime)
+        change = streaks.record_share(user, when, raw=raw)
+        values["streak"] = max(change.current, change.longest)
+        if change.milestone:
+            milestone = ledger.award(user, "streak_milestone", rules["streak_milestone"],
+                                     f"streak:{user.id}:{change.milestone}:{when.date().isoformat()}",
+                                     params={"periods": change.milestone}, when=when, raw=raw)  # fmt: skip
+            lifetime = max(lifetime, milestone.lifetime)
+        if lifetime:  # 0 when every award was capped: read it
+            values["lifetime_points"] = lifetime
+        return badges.evaluate(user.id, ("shares", "streak", "lifetime_points"), values, raw=raw)
+    finally:
+        raw.close()
 
 
 def on_click(sender, click, **_):
@@ -66,16 +87,20 @@ def on_click(sender, click, **_):
     from app.content.models import Post
 
     post = db.session.get(Post, click.post_id)
-    result = ledger.award(
-        user, "click", get_rules()["points"]["click"], f"click:{click.uid}", cap_action="click",
-        source=("click", click.id), params={"title": post.title if post else "", "network": click.network},
-        multiplier=_multiplier(post), when=click.clicked_at,
-    )  # fmt: skip
-    if not result.duplicate:
-        clicks = ledger.bump_stat(user.id, "unique_clicks")
-        badges.ensure_builtin()
-        if badges.could_earn("unique_clicks", clicks):
-            _note_badges(badges.evaluate(user.id, ("unique_clicks", "lifetime_points")))
+    raw = RawCursor.of(db.session.connection())
+    try:
+        result = ledger.award(
+            user, "click", get_rules()["points"]["click"], f"click:{click.uid}", cap_action="click",
+            source=("click", click.id), params={"title": post.title if post else "", "network": click.network},
+            multiplier=_multiplier(post), when=click.clicked_at, raw=raw,
+        )  # fmt: skip
+        if not result.duplicate:
+            values = {"unique_clicks": ledger.bump_stat(user.id, "unique_clicks", raw=raw)}
+            if result.lifetime:
+                values["lifetime_points"] = result.lifetime
+            _note_badges(badges.evaluate(user.id, ("unique_clicks", "lifetime_points"), values, raw=raw))
+    finally:
+        raw.close()
 
 
 def on_like(sender, post, user, **_):

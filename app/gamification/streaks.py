@@ -10,13 +10,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from app.accounts.models import User
 from app.extensions import db
 from app.gamification import periods
 from app.gamification.models import Streak, StreakPeriod
 from app.gamification.rules import get_rules
+from app.rawsql import Prepared, RawCursor
 from app.timeutil import utcnow
 
 # "At risk" when less than this is left of the current period and nothing is shared yet.
@@ -32,60 +33,101 @@ class StreakChange:
     frozen: int  # freezes used to bridge missed periods
     milestone: int | None  # the milestone reached, if any
     freeze_earned: bool
+    longest: int = 0
 
 
-def _row(user: User, period: str) -> Streak:
-    query = select(Streak).where(Streak.user_id == user.id)
-    if db.session.get_bind().dialect.name == "postgresql":
+_STATEMENTS: dict[str, dict[str, Prepared]] = {}
+
+
+def _statements(dialect) -> dict[str, Prepared]:
+    """Read and write one streak with prebuilt statements (every first share of a period runs them)."""
+    found = _STATEMENTS.get(dialect.name)
+    if found is not None:
+        return found
+    if dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    streak, days = Streak.__table__, StreakPeriod.__table__
+    query = select(streak.c.period, streak.c.current, streak.c.longest, streak.c.last_key, streak.c.freezes,
+                   streak.c.freezes_used).where(streak.c.user_id == bindparam("p_user"))  # fmt: skip
+    if dialect.name == "postgresql":
         query = query.with_for_update()  # SQLite writers already hold the database lock (BEGIN IMMEDIATE)
-    streak = db.session.scalar(query)
-    if streak is None:
-        streak = Streak(user_id=user.id, period=period, current=0, longest=0, freezes=0, freezes_used=0)
-        db.session.add(streak)
-        db.session.flush()
-    elif streak.period != period:
-        # The program switched between daily and weekly: start counting in the new unit.
-        streak.period, streak.current, streak.last_key = period, 0, None
-    return streak
+    columns = ("period", "current", "longest", "last_key", "freezes", "freezes_used", "updated_at")
+    ins = dialect_insert(streak).values(user_id=bindparam("p_user"), **{c: bindparam("p_" + c) for c in columns})
+    day = dialect_insert(days).values(user_id=bindparam("p_user"), period_key=bindparam("p_key"),
+                                      frozen=bindparam("p_frozen"))  # fmt: skip
+    found = {
+        "read": Prepared(query),
+        "write": Prepared(
+            ins.on_conflict_do_update(index_elements=["user_id"], set_={c: ins.excluded[c] for c in columns})
+        ),
+        "period": Prepared(
+            day.on_conflict_do_update(index_elements=["user_id", "period_key"], set_={"frozen": day.excluded.frozen})
+        ),
+    }
+    _STATEMENTS[dialect.name] = found
+    return found
 
 
-def record_share(user: User, when: datetime | None = None) -> StreakChange:
+def record_share(user: User, when: datetime | None = None, raw: RawCursor | None = None) -> StreakChange:
     """Extend the user's streak for a share at ``when``."""
     rules = get_rules()["streak"]
     period = rules["period"]
     when = when or utcnow()
     key = periods.streak_key(when, user.timezone, period)
-    streak = _row(user, period)
+    own = raw is None
+    if own:
+        raw = RawCursor.of(db.session.connection())
+    try:
+        return _record(raw, user, when, key, period, rules)
+    finally:
+        if own:
+            raw.close()
+
+
+def _record(raw: RawCursor, user: User, when: datetime, key: str, period: str, rules: dict) -> StreakChange:
+    stmts = _statements(raw.dialect)
+    row = stmts["read"].execute(raw, {"p_user": user.id}).fetchone()
+    current, longest, last_key, freezes, freezes_used = (row[1], row[2], row[3], row[4], row[5]) if row else \
+        (0, 0, None, 0, 0)  # fmt: skip
+    if row is not None and row[0] != period:
+        # The program switched between daily and weekly: start counting in the new unit.
+        current, last_key = 0, None
+    if last_key is not None and key <= last_key:
+        return StreakChange(current, False, 0, None, False, longest)
     frozen = 0
-    if streak.last_key is not None and key <= streak.last_key:
-        return StreakChange(streak.current, False, 0, None, False)
-    if streak.last_key is None:
-        streak.current = 1
+    days = [{"p_user": user.id, "p_key": key, "p_frozen": False}]
+    if last_key is None:
+        current = 1
     else:
-        missed = periods.periods_between(streak.last_key, key, period) - 1
+        missed = periods.periods_between(last_key, key, period) - 1
         if missed == 0:
-            streak.current += 1
-        elif 0 < missed <= streak.freezes:
+            current += 1
+        elif 0 < missed <= freezes:
             frozen = missed
-            streak.freezes -= missed
-            streak.freezes_used += missed
-            for n in range(1, missed + 1):
-                db.session.merge(StreakPeriod(user_id=user.id, period_key=periods.shift(streak.last_key, period, n),
-                                              frozen=True))  # fmt: skip
-            streak.current += 1
+            freezes -= missed
+            freezes_used += missed
+            days += [{"p_user": user.id, "p_key": periods.shift(last_key, period, n), "p_frozen": True}
+                     for n in range(1, missed + 1)]  # fmt: skip
+            current += 1
         else:
-            streak.current = 1
-    streak.last_key = key
-    streak.longest = max(streak.longest, streak.current)
-    streak.updated_at = when
-    db.session.merge(StreakPeriod(user_id=user.id, period_key=key, frozen=False))
-    milestone = streak.current if streak.current in rules["milestones"] else None
+            current = 1
+    longest = max(longest, current)
+    milestone = current if current in rules["milestones"] else None
     freeze_earned = False
-    if rules["freeze_every"] and streak.current % rules["freeze_every"] == 0 and streak.freezes < rules["max_freezes"]:
-        streak.freezes += 1
+    if rules["freeze_every"] and current % rules["freeze_every"] == 0 and freezes < rules["max_freezes"]:
+        freezes += 1
         freeze_earned = True
-    db.session.flush()
-    return StreakChange(streak.current, True, frozen, milestone, freeze_earned)
+    stmts["write"].execute(raw, {
+        "p_user": user.id, "p_period": period, "p_current": current, "p_longest": longest, "p_last_key": key,
+        "p_freezes": freezes, "p_freezes_used": freezes_used, "p_updated_at": when,
+    })  # fmt: skip
+    stmts["period"].executemany(raw, days)
+    loaded = db.session.identity_map.get(db.session.identity_key(Streak, user.id))
+    if loaded is not None:
+        db.session.expire(loaded)  # written around the ORM: a copy loaded earlier in this request is stale
+    return StreakChange(current, True, frozen, milestone, freeze_earned, longest)
 
 
 @dataclass
