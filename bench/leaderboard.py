@@ -16,9 +16,11 @@ migrations and the current ISO week (so "this week" always has a week's data).
 2. ``GET /leaderboard?period=week&scope=company`` signed in as
    ``bench@example.com`` under ``gunicorn -w <cores> -k gthread`` (the README's
    recommendation), wrk at 16 connections.
-3. ``ledger.award()`` in one process, one transaction per award, random users,
-   unique keys, inside ``write_intent()`` like tasks; plus, for information, the
-   whole share path (award + badge counter + streak + badges).
+3. Awards in one process, one transaction (commit) per award, random users,
+   unique keys, inside ``write_intent()`` like tasks: the contract figure is the
+   whole share award (``listeners.reward_share``: ledger entry, caps, balance,
+   period and department scores, badge counter, streak, badges); for
+   information, ``ledger.award()`` alone.
 
 The last line is ``leaderboard p95_ms=… pages_per_s=… awards_per_s=…``.
 """
@@ -627,18 +629,20 @@ def measure_awards(app, seconds: float, rng: random.Random) -> tuple[float, list
     from app.accounts.models import User
     from app.database import write_intent
     from app.extensions import db
-    from app.gamification import badges, ledger, streaks
+    from app.gamification import ledger, listeners
+    from app.timeutil import utcnow
 
     with app.app_context():
         ids = db.session.scalars(select(User.id).where(User.status == "active")).all()
         pool = db.session.scalars(select(User).where(User.id.in_(rng.sample(ids, min(len(ids), 3000))))).all()
         db.session.remove()  # detached users, as a listener receives them
     token = secrets.token_hex(4)
+    base = secrets.randbelow(10**12)  # share ids: unique idempotency keys per run
     params = {"title": "Quarterly results", "network": "linkedin"}
     lines = []
 
     def run(label: str, full: bool, duration: float) -> float:
-        done = duplicate = capped = 0
+        done = duplicate = capped = won = 0
         i = 0
         t0, cpu0 = time.perf_counter(), time.process_time()
         deadline = t0 + duration
@@ -646,13 +650,9 @@ def measure_awards(app, seconds: float, rng: random.Random) -> tuple[float, list
             i += 1
             user = rng.choice(pool)
             with app.app_context(), write_intent():
-                if full:  # what the share listener does after the award
-                    result = ledger.award(user, "share", 5, f"bench-share:{token}:{i}", cap_action="share",
-                                          source=("share", i), params=params)  # fmt: skip
-                    if not result.duplicate:
-                        ledger.bump_stat(user.id, "shares")
-                        streaks.record_share(user)
-                        badges.evaluate(user.id, ("shares", "streak", "lifetime_points"))
+                if full:  # what the share listener runs for a first share: the issue's "award"
+                    earned = listeners.reward_share(user, base + i, None, "linkedin", utcnow())
+                    result = ledger.AwardResult(badges=earned)
                 else:
                     result = ledger.award(user, "click", 10, f"bench-click:{token}:{i}", cap_action="click",
                                           source=("click", i), params=params)  # fmt: skip
@@ -660,15 +660,17 @@ def measure_awards(app, seconds: float, rng: random.Random) -> tuple[float, list
             done += result.points > 0
             duplicate += result.duplicate
             capped += result.capped
+            won += len(result.badges)
         elapsed, cpu = time.perf_counter() - t0, time.process_time() - cpu0
         rate = i / elapsed
-        lines.append(f"  {label}: {i:,} in {elapsed:.1f} s = {rate:,.0f}/s ({done:,} granted, {capped} capped, "
-                     f"{duplicate} duplicates); {1000 * cpu / i:.2f} ms of this process's CPU each")  # fmt: skip
+        lines.append(f"  {label}: {i:,} in {elapsed:.1f} s = {rate:,.0f}/s ({done:,} ledger-only grants, "
+                     f"{capped} capped, {duplicate} duplicates, {won} badges); "
+                     f"{1000 * cpu / i:.2f} ms of this process's CPU each")  # fmt: skip
         return rate
 
     lines.insert(0, "awards, one process, one transaction (commit) per award, random users, unique keys:")
-    rate = run("ledger.award() [contract]", False, seconds)
-    run("share path: award + bump_stat + streaks.record_share + badges.evaluate [info]", True, min(seconds, 3.0))
+    rate = run("share award: ledger + balance + period scores + counter + streak + badges [contract]", True, seconds)
+    run("ledger.award() alone [info]", False, min(seconds, 3.0))
     return rate, lines
 
 
