@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -227,6 +228,31 @@ def test_clicks_are_attributed_unique_once_per_visitor_per_day(app, client, auth
     assert len(captured["click"]) == 2
     page = client.get("/me/activity").get_data(as_text=True)
     assert "2 clicks" in page
+
+
+def test_flush_waits_for_the_background_pass_in_progress(app, client, auth, users, live_post, monkeypatch):
+    """A flush that finds the flusher thread mid-pass returns only once those clicks are committed."""
+    from app.content import clicks as click_module
+
+    auth.login(users["employee"])
+    code = code_of(share(client, live_post, "linkedin")["link"])
+    visit(app, code, ip="198.51.100.9")
+    claimed = threading.Event()
+    slow_read = click_module._read
+
+    def read_slowly(path):
+        claimed.set()
+        time.sleep(0.5)
+        return slow_read(path)
+
+    monkeypatch.setattr(click_module, "_read", read_slowly)
+    background = threading.Thread(target=flush, args=(app,))  # stands in for the flusher thread's pass
+    background.start()
+    assert claimed.wait(5)
+    flush(app)
+    with app.app_context():
+        assert db.session.get(Post, live_post).click_count == 1
+    background.join()
 
 
 def test_no_raw_ip_is_stored_anywhere(app, client, auth, users, live_post):

@@ -314,6 +314,9 @@ class Flusher:
         self.interval = interval
         self._pid = None
         self._lock = threading.Lock()
+        # One pass at a time in a process: an explicit flush waits for the thread's pass
+        # in progress, so when it returns every click spooled before the call is committed.
+        self._pass = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -339,13 +342,18 @@ class Flusher:
             thread.join(timeout=10)
 
     def flush(self) -> int:
-        """Rotate and ingest now (tests and shutdown call this)."""
-        self.spool.rotate()
-        with self.app.app_context():
-            try:
-                return ingest_spool(self.spool)
-            finally:
-                db.session.remove()
+        """Rotate and ingest now (tests and shutdown call this).
+
+        Waits for the background thread's pass in progress first: it may have claimed a
+        file this call would otherwise miss, and its clicks must be committed on return.
+        """
+        with self._pass:
+            self.spool.rotate()
+            with self.app.app_context():
+                try:
+                    return ingest_spool(self.spool)
+                finally:
+                    db.session.remove()
 
     def _run(self) -> None:
         while not self._stop.wait(self.interval):
