@@ -17,6 +17,7 @@ ORM copy it wrote around).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -105,3 +106,25 @@ class RawCursor:
 
     def close(self) -> None:
         self.cursor.close()
+
+
+@contextmanager
+def cursor(session, raw: RawCursor | None = None) -> Iterator[RawCursor]:
+    """``raw`` when the caller lends one, else a cursor on the session's connection, closed afterwards."""
+    if raw is not None:
+        yield raw
+        return
+    own = RawCursor.of(session.connection())
+    try:
+        yield own
+    finally:
+        own.close()
+
+
+def dialect_insert(dialect: Dialect | str):
+    """The dialect's ``insert`` (with ``on_conflict_*`` and ``excluded``): PostgreSQL's or SQLite's."""
+    if (dialect if isinstance(dialect, str) else dialect.name) == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import bindparam, insert, select
 
+from app import rawsql
 from app.extensions import db
 from app.gamification.models import PointEntry
 from app.rawsql import Prepared, RawCursor
@@ -42,3 +43,19 @@ def test_a_raw_savepoint_undoes_its_block_and_keeps_the_rest(app, factory):
         db.session.commit()
         keys = set(db.session.scalars(select(PointEntry.idempotency_key).where(PointEntry.user_id == user_id)))
     assert keys == {"kept"}
+
+
+def test_a_lent_cursor_stays_open_and_an_own_one_is_closed(app, factory):
+    user_id = factory.user("raw3@example.com", "Raw")
+    with app.app_context():
+        lent = RawCursor.of(db.session.connection())
+        with rawsql.cursor(db.session, lent) as raw:
+            assert raw is lent
+        ENTRY.execute(lent, {"p_user": user_id, "p_params": None, "p_key": "after", "p_now": WHEN}).fetchall()
+        lent.close()
+        with rawsql.cursor(db.session) as own:
+            ENTRY.execute(own, {"p_user": user_id, "p_params": None, "p_key": "own", "p_now": WHEN}).fetchall()
+        with pytest.raises(Exception):  # noqa: B017 - each driver names a closed cursor's error its own way
+            own.cursor.execute("SELECT 1")
+        db.session.commit()
+        assert sorted(db.session.scalars(select(PointEntry.idempotency_key))) == ["after", "own"]

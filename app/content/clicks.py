@@ -29,7 +29,7 @@ from flask import current_app
 from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from app import events
+from app import events, rawsql
 from app.content.models import Click, Post, TrackedLink, UniqueVisit, VisitorSalt
 from app.database import read_intent
 from app.extensions import db
@@ -250,10 +250,7 @@ def _first_visits(candidates: dict[tuple, str]) -> set[str]:
     """Insert (link, day, visitor) rows; return the uids of the clicks whose row was new."""
     if not candidates:
         return set()
-    if db.session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as dialect_insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    dialect_insert = rawsql.dialect_insert(db.session.get_bind().dialect)
     table = UniqueVisit.__table__
     winners: set[str] = set()
     keys = list(candidates)

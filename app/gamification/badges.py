@@ -14,6 +14,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 
+from app import rawsql
 from app.extensions import db
 from app.gamification.models import BadgeDefinition, PointBalance, Streak, UserBadge, UserStats
 from app.rawsql import Prepared, RawCursor
@@ -150,10 +151,7 @@ def _statement(dialect, name: str) -> Prepared:
     if name == "owned":
         stmt = select(UserBadge.badge_id).where(UserBadge.user_id == user)
     elif name == "grant":
-        if dialect.name == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert as dialect_insert
-        else:
-            from sqlalchemy.dialects.sqlite import insert as dialect_insert
+        dialect_insert = rawsql.dialect_insert(dialect.name)
         stmt = (
             dialect_insert(UserBadge)
             .values(user_id=user, badge_id=bindparam("p_badge"), awarded_at=bindparam("p_now"))
@@ -190,10 +188,7 @@ def evaluate(user_id: int, conditions: tuple[str, ...], values: dict[str, int] |
     wanted = [badge for badge in active_badges() if badge.condition in conditions]
     if not wanted:
         return []
-    own = raw is None
-    if own:
-        raw = RawCursor.of(db.session.connection())
-    try:
+    with rawsql.cursor(db.session, raw) as raw:
         known = dict(values or {})
         met = []
         for badge in wanted:
@@ -205,9 +200,6 @@ def evaluate(user_id: int, conditions: tuple[str, ...], values: dict[str, int] |
             return []
         owned = {row[0] for row in _statement(raw.dialect, "owned").execute(raw, {"p_user": user_id}).fetchall()}
         return [badge for badge in met if badge.id not in owned and _grant(raw, user_id, badge.id)]
-    finally:
-        if own:
-            raw.close()
 
 
 def _grant(raw: RawCursor, user_id: int, badge_id: int) -> bool:
@@ -217,11 +209,8 @@ def _grant(raw: RawCursor, user_id: int, badge_id: int) -> bool:
 
 def grant(user_id: int, badge) -> bool:
     """Give a badge once; False when the user already has it (the primary key decides)."""
-    raw = RawCursor.of(db.session.connection())
-    try:
+    with rawsql.cursor(db.session) as raw:
         return _grant(raw, user_id, badge.id)
-    finally:
-        raw.close()
 
 
 def profile(user_id: int) -> list[dict]:

@@ -19,7 +19,7 @@ from flask import current_app, g, has_request_context
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from app import audit
+from app import audit, rawsql
 from app.accounts.models import User
 from app.extensions import db
 from app.gamification.models import (
@@ -55,10 +55,7 @@ class AwardResult:
 def upsert(model, values: dict, keys: tuple[str, ...], increments: dict, sets: dict | None = None):
     """``INSERT ... ON CONFLICT (keys) DO UPDATE`` adding ``increments`` (same SQL on SQLite and PostgreSQL)."""
     dialect = db.session.get_bind().dialect.name
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as dialect_insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    dialect_insert = rawsql.dialect_insert(dialect)
     table = model.__table__
     stmt = dialect_insert(table).values(**values)
     changes = {name: table.c[name] + amount for name, amount in increments.items()}
@@ -81,10 +78,7 @@ def _statements(dialect) -> dict[str, Prepared]:
     found = _STATEMENTS.get(dialect.name)
     if found is not None:
         return found
-    if dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as dialect_insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    dialect_insert = rawsql.dialect_insert(dialect.name)
 
     def b(name: str):
         # Not the column names: those are reserved for the VALUES/SET clauses.
@@ -209,16 +203,15 @@ _STAT_STATEMENTS: dict[tuple[str, str], Prepared] = {}
 
 def bump_stat(user_id: int, name: str, amount: int = 1, raw: RawCursor | None = None) -> int:
     """Add to one of the user's badge counters; returns the new value (prebuilt statement, RETURNING)."""
-    own = raw is None
-    if own:
-        raw = RawCursor.of(db.session.connection())
+    with rawsql.cursor(db.session, raw) as raw:
+        return _bump_stat(raw, user_id, name, amount)
+
+
+def _bump_stat(raw: RawCursor, user_id: int, name: str, amount: int) -> int:
     dialect = raw.dialect.name
     stmt = _STAT_STATEMENTS.get((dialect, name))
     if stmt is None:
-        if dialect == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert as dialect_insert
-        else:
-            from sqlalchemy.dialects.sqlite import insert as dialect_insert
+        dialect_insert = rawsql.dialect_insert(dialect)
         table = UserStats.__table__
         # Every counter spelled out: raw statements get no Python-side column defaults.
         counters = {column: 0 for column in table.c if column.name != "user_id"}
@@ -230,11 +223,7 @@ def bump_stat(user_id: int, name: str, amount: int = 1, raw: RawCursor | None = 
             ).returning(table.c[name])
         )
         _STAT_STATEMENTS[(dialect, name)] = stmt
-    try:
-        return stmt.execute(raw, {"p_user": user_id, "p_n": amount}).fetchone()[0]
-    finally:
-        if own:
-            raw.close()
+    return stmt.execute(raw, {"p_user": user_id, "p_n": amount}).fetchone()[0]
 
 
 def award(
@@ -260,13 +249,10 @@ def award(
     points = points * multiplier // 100
     if points <= 0:
         return AwardResult()
-    own = raw is None
-    if own:
-        raw = RawCursor.of(db.session.connection())
-    stmts = _statements(raw.dialect)
     caps = get_rules()["caps"]
     try:
-        with raw.savepoint("herald_award"):
+        with rawsql.cursor(db.session, raw) as raw, raw.savepoint("herald_award"):
+            stmts = _statements(raw.dialect)
             row = stmts["entry"].execute(raw, {
                 "p_user_id": user.id, "p_delta": points, "p_reason": reason, "p_params": params,
                 "p_source_type": source[0] if source else None, "p_source_id": source[1] if source else None,
@@ -286,9 +272,6 @@ def award(
         return AwardResult(capped=True)
     except _Duplicate:
         return AwardResult(duplicate=True)
-    finally:
-        if own:
-            raw.close()
     result = AwardResult(points=points, entry_id=row[0], lifetime=lifetime)
     _announce(user, result)
     return result
@@ -320,9 +303,9 @@ def adjust(user: User, delta: int, note: str, actor: User, key: str) -> AwardRes
                         idempotency_key=key, actor_id=actor.id, created_at=now)
                 .returning(PointEntry.id)
             ).scalar_one()  # fmt: skip
-            raw = RawCursor.of(db.session.connection())
-            _change_balance(raw, user.id, delta, now)
-            _apply_scores(raw, user, delta, now)
+            with rawsql.cursor(db.session) as raw:
+                _change_balance(raw, user.id, delta, now)
+                _apply_scores(raw, user, delta, now)
     except IntegrityError:
         return AwardResult(duplicate=True)
     audit.record("points.adjust", actor, user, delta=delta, note=note[:300])
@@ -345,7 +328,8 @@ def spend(user: User, cost: int, reason: str, key: str, source: tuple[str, int] 
                         idempotency_key=key, created_at=now)
                 .returning(PointEntry.id)
             ).scalar_one()  # fmt: skip
-            _change_balance(RawCursor.of(db.session.connection()), user.id, -cost, now)
+            with rawsql.cursor(db.session) as raw:
+                _change_balance(raw, user.id, -cost, now)
     except IntegrityError:
         return None
     return entry_id

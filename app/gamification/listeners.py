@@ -9,12 +9,11 @@ from __future__ import annotations
 
 from flask import g, has_request_context
 
-from app import events
+from app import events, rawsql
 from app.accounts.models import User
 from app.extensions import db
 from app.gamification import badges, ledger, streaks
 from app.gamification.rules import get_rules
-from app.rawsql import RawCursor
 from app.timeutil import utcnow
 
 
@@ -47,8 +46,7 @@ def reward_share(user: User, share_id: int, post, network: str, when) -> list:
     One raw cursor for the whole path (``app.rawsql``); returns the badges earned.
     """
     rules = get_rules()["points"]
-    raw = RawCursor.of(db.session.connection())
-    try:
+    with rawsql.cursor(db.session) as raw:
         title = post.title if post is not None else ""
         multiplier = _multiplier(post)
         result = ledger.award(
@@ -75,8 +73,6 @@ def reward_share(user: User, share_id: int, post, network: str, when) -> list:
         if lifetime:  # 0 when every award was capped: read it
             values["lifetime_points"] = lifetime
         return badges.evaluate(user.id, ("shares", "streak", "lifetime_points"), values, raw=raw)
-    finally:
-        raw.close()
 
 
 def on_click(sender, click, **_):
@@ -87,8 +83,7 @@ def on_click(sender, click, **_):
     from app.content.models import Post
 
     post = db.session.get(Post, click.post_id)
-    raw = RawCursor.of(db.session.connection())
-    try:
+    with rawsql.cursor(db.session) as raw:
         result = ledger.award(
             user, "click", get_rules()["points"]["click"], f"click:{click.uid}", cap_action="click",
             source=("click", click.id), params={"title": post.title if post else "", "network": click.network},
@@ -99,8 +94,6 @@ def on_click(sender, click, **_):
             if result.lifetime:
                 values["lifetime_points"] = result.lifetime
             _note_badges(badges.evaluate(user.id, ("unique_clicks", "lifetime_points"), values, raw=raw))
-    finally:
-        raw.close()
 
 
 def on_like(sender, post, user, **_):

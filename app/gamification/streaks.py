@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import bindparam, select
 
+from app import rawsql
 from app.accounts.models import User
 from app.extensions import db
 from app.gamification import periods
@@ -44,10 +45,7 @@ def _statements(dialect) -> dict[str, Prepared]:
     found = _STATEMENTS.get(dialect.name)
     if found is not None:
         return found
-    if dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as dialect_insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    dialect_insert = rawsql.dialect_insert(dialect.name)
     streak, days = Streak.__table__, StreakPeriod.__table__
     query = select(streak.c.period, streak.c.current, streak.c.longest, streak.c.last_key, streak.c.freezes,
                    streak.c.freezes_used).where(streak.c.user_id == bindparam("p_user"))  # fmt: skip
@@ -76,14 +74,8 @@ def record_share(user: User, when: datetime | None = None, raw: RawCursor | None
     period = rules["period"]
     when = when or utcnow()
     key = periods.streak_key(when, user.timezone, period)
-    own = raw is None
-    if own:
-        raw = RawCursor.of(db.session.connection())
-    try:
+    with rawsql.cursor(db.session, raw) as raw:
         return _record(raw, user, when, key, period, rules)
-    finally:
-        if own:
-            raw.close()
 
 
 def _record(raw: RawCursor, user: User, when: datetime, key: str, period: str, rules: dict) -> StreakChange:
