@@ -637,7 +637,7 @@ def measure_awards(app, seconds: float, rng: random.Random) -> tuple[float, list
         pool = db.session.scalars(select(User).where(User.id.in_(rng.sample(ids, min(len(ids), 3000))))).all()
         db.session.remove()  # detached users, as a listener receives them
     token = secrets.token_hex(4)
-    base = secrets.randbelow(10**12)  # share ids: unique idempotency keys per run
+    base = secrets.randbelow(2**30)  # share ids (a 32-bit column on PostgreSQL): unique keys per run
     params = {"title": "Quarterly results", "network": "linkedin"}
     lines = []
 
