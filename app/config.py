@@ -123,10 +123,8 @@ def load_config(overrides: dict | None = None) -> dict:
     if uri.startswith("postgresql://"):
         # psycopg 3 is the driver we ship in the [postgres] extra.
         cfg["SQLALCHEMY_DATABASE_URI"] = "postgresql+psycopg://" + uri[len("postgresql://") :]
-    # A server connection can go away (restart, failover): test it when taken from the pool.
-    # An SQLite file cannot, so skip the extra round trip on every request there.
-    server = not cfg["SQLALCHEMY_DATABASE_URI"].startswith("sqlite")
-    cfg.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"pool_pre_ping": server})
+    # A server connection can go away (restart, failover): app/database.py tests one that sat idle
+    # in the pool before use, not every checkout (that was a round trip per request).
     cfg["RATELIMIT_STORAGE_URI"] = cfg["REDIS_URL"] or "memory://"
     cfg.setdefault("RATELIMIT_ENABLED", True)
     cfg["RATELIMIT_KEY_PREFIX"] = "herald"

@@ -9,14 +9,16 @@ requests stay deferred and never block writers (WAL lets them read alongside).
 
 from __future__ import annotations
 
+import time
 from contextlib import contextmanager
 from contextvars import ContextVar
 
 from flask import has_request_context, request
-from sqlalchemy import event
+from sqlalchemy import event, exc
 from sqlalchemy.engine import Engine
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+IDLE_PING_SECONDS = 10.0  # a server connection idle longer than this is tested before use
 _intent: ContextVar[str | None] = ContextVar("herald_db_intent", default=None)
 
 
@@ -51,6 +53,7 @@ def _wants_immediate() -> bool:
 def configure_engine(engine: Engine) -> None:
     """Attach per-dialect connection settings to ``engine``."""
     if engine.dialect.name != "sqlite":
+        _ping_when_idle(engine)
         return
 
     @event.listens_for(engine, "connect")
@@ -70,3 +73,22 @@ def configure_engine(engine: Engine) -> None:
     @event.listens_for(engine, "begin")
     def _on_begin(conn):
         conn.exec_driver_sql("BEGIN IMMEDIATE" if _wants_immediate() else "BEGIN")
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """Test a server connection on checkout when it sat in the pool longer than ``IDLE_PING_SECONDS``."""
+
+    @event.listens_for(engine, "checkin")
+    def _checked_in(_dbapi_connection, record):
+        record.info["herald_idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checked_out(dbapi_connection, record, _proxy):
+        since = record.info.pop("herald_idle_since", None)
+        if since is None or time.monotonic() - since <= IDLE_PING_SECONDS:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except Exception as error:
+            # The pool discards this connection and checks out (or opens) another one.
+            raise exc.DisconnectionError(str(error)) from error

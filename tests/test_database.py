@@ -7,7 +7,7 @@ import threading
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import text
+from sqlalchemy import exc, text
 
 from app.accounts.models import User
 from app.extensions import db
@@ -92,3 +92,36 @@ def test_concurrent_writers_do_not_fail_with_database_locked(app, factory):
     assert errors == []
     with app.app_context():
         assert db.session.get(User, uid).session_version == 1 + 100
+
+
+@pytest.mark.parametrize("idle", [True, False])
+def test_a_server_connection_that_died_while_idle_is_replaced(app, monkeypatch, idle):
+    """A pooled PostgreSQL connection killed by the server (restart, failover) costs no request once idle."""
+    from app import database
+
+    with app.app_context():
+        engine = db.engine
+        if engine.dialect.name == "sqlite":
+            pytest.skip("a database server only")
+        engine.dispose()  # one pooled connection: the one the server is about to end
+        with engine.connect() as conn:
+            first = conn.exec_driver_sql("SELECT pg_backend_pid()").scalar()
+        # The server ends it while it sits in the pool (a connection of its own, outside the pool).
+        killer = engine.pool._creator()
+        try:
+            killer.execute(f"SELECT pg_terminate_backend({first})")
+        finally:
+            killer.close()
+        # Idle for longer than the threshold (0 s), or in steady use (an hour's threshold).
+        monkeypatch.setattr(database, "IDLE_PING_SECONDS", 0.0 if idle else 3600.0)
+        if idle:
+            with engine.connect() as conn:
+                assert conn.exec_driver_sql("SELECT pg_backend_pid()").scalar() != first
+        else:
+            # In steady use there is no ping: the dead connection fails once, the pool recycles,
+            # and the next use gets a live one.
+            with pytest.raises(exc.OperationalError), engine.connect() as conn:
+                conn.exec_driver_sql("SELECT 1").scalar()
+            with engine.connect() as conn:
+                assert conn.exec_driver_sql("SELECT pg_backend_pid()").scalar() != first
+        engine.dispose()
