@@ -76,7 +76,7 @@ def _select_timezone():
 
 def register_extensions(app: Flask) -> None:
     """Bind the extensions to ``app`` and tune the database engine."""
-    from app.database import configure_engine
+    from app.database import configure_engine, install_read_only_views
     from app.tasks import sync_immediate_mode
 
     db.init_app(app)
@@ -92,6 +92,7 @@ def register_extensions(app: Flask) -> None:
 
     with app.app_context():
         configure_engine(db.engine)
+        install_read_only_views(app, db)
         sync_immediate_mode()
     _install_fast_gettext(app)
     _install_cached_url_for(app)

@@ -125,3 +125,26 @@ def test_a_server_connection_that_died_while_idle_is_replaced(app, monkeypatch, 
             with engine.connect() as conn:
                 assert conn.exec_driver_sql("SELECT pg_backend_pid()").scalar() != first
         engine.dispose()
+
+
+def test_read_only_views_run_without_a_transaction_on_a_server(app, client, auth, users):
+    """The feed and the leaderboard: no BEGIN/ROLLBACK round trips on PostgreSQL; other pages keep theirs."""
+    from flask import request
+
+    with app.app_context():
+        if db.engine.dialect.name == "sqlite":
+            pytest.skip("a database server only")
+    seen = {}
+
+    def note_autocommit(response):
+        seen[request.path] = db.session.connection().connection.driver_connection.autocommit
+        return response
+
+    app.after_request_funcs.setdefault(None, []).append(note_autocommit)
+    try:
+        auth.login(users["employee"])
+        for path in ("/feed", "/leaderboard", "/me"):
+            assert client.get(path).status_code == 200, path
+    finally:
+        app.after_request_funcs[None].remove(note_autocommit)
+    assert seen == {"/feed": True, "/leaderboard": True, "/me": False}

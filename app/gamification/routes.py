@@ -13,7 +13,7 @@ from sqlalchemy import select
 from app import audit
 from app.accounts.models import User
 from app.accounts.services import get_user_by_email
-from app.database import SAFE_METHODS
+from app.database import SAFE_METHODS, read_only
 from app.extensions import db
 from app.forms import ConfirmForm
 from app.gamification import badges, bp, leaderboard, ledger, rules, streaks
@@ -94,6 +94,7 @@ def announce_points(response):
 
 @bp.route("/leaderboard")
 @login_required
+@read_only
 def board():
     """The Leaderboard tab: this week, this month or all time; company, my department, my location, or teams."""
     settings = rules.get_rules()["boards"]

@@ -18,6 +18,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import text
 
+from app.database import read_only
 from app.extensions import db
 from app.main import bp
 from app.security import login_required
@@ -44,6 +45,7 @@ def index():
 
 @bp.route("/feed")
 @login_required
+@read_only
 def feed():
     """The Feed tab: posts for me, newest first, pinned on top; htmx loads the next page on scroll."""
     from flask import request
