@@ -14,8 +14,9 @@ import time
 from bisect import bisect_right
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 
 from app.accounts.models import User
 from app.extensions import db
@@ -57,29 +58,59 @@ class Board:
     total: int
 
 
-def _conditions(period: str, key: str, scope: str, viewer: User) -> list:
-    """WHERE conditions of a board: the period, active people, and the scope."""
-    conditions = [PeriodScore.period == period, PeriodScore.period_key == key, PeriodScore.active.is_(True)]
+def _conditions(scope: str) -> list:
+    """WHERE conditions of a board (bound: ``period``, ``key``, ``scope_id``): the period, active people, the scope."""
+    conditions = [
+        PeriodScore.period == bindparam("period"),
+        PeriodScore.period_key == bindparam("key"),
+        PeriodScore.active.is_(True),
+        PeriodScore.points > 0,
+    ]
     if scope == "department":
-        conditions.append(PeriodScore.department_id == viewer.department_id)
+        conditions.append(PeriodScore.department_id == bindparam("scope_id"))
     elif scope == "location":
-        conditions.append(PeriodScore.location_id == viewer.location_id)
+        conditions.append(PeriodScore.location_id == bindparam("scope_id"))
     return conditions
+
+
+@lru_cache(maxsize=8)
+def _statements(scope: str) -> dict:
+    """A board's queries, built once per scope: only bound parameters change between page views.
+
+    Building a statement and its cache key anew cost more than running it on SQLite,
+    and they run on the connection (Core rows, no ORM result machinery).
+    """
+    where = _conditions(scope)
+    return {
+        "top": select(PeriodScore.user_id, PeriodScore.points, User.display_name, User.hide_from_leaderboards)
+        .join(User, User.id == PeriodScore.user_id)
+        .where(*where)
+        .order_by(PeriodScore.points.desc(), PeriodScore.reached_at, PeriodScore.user_id)
+        .limit(bindparam("limit")),
+        "distribution": select(PeriodScore.points, func.count())
+        .where(*where)
+        .group_by(PeriodScore.points)
+        .order_by(PeriodScore.points),
+        "mine": select(PeriodScore.points).where(
+            PeriodScore.user_id == bindparam("user_id"),
+            PeriodScore.period == bindparam("period"),
+            PeriodScore.period_key == bindparam("key"),
+        ),
+    }
 
 
 def standings(period: str, scope: str, viewer: User, now: datetime | None = None, limit: int = TOP) -> Board:
     """The top ``limit`` for a period and scope (company, department, location), plus the viewer's row."""
     if period not in BOARD_PERIODS:
         period = "week"
+    if scope not in ("company", "department", "location"):
+        scope = "company"
     key = board_keys(now or utcnow())[period]
-    where = _conditions(period, key, scope, viewer)
-    top = db.session.execute(
-        select(PeriodScore.user_id, PeriodScore.points, User.display_name, User.hide_from_leaderboards)
-        .join(User, User.id == PeriodScore.user_id)
-        .where(*where, PeriodScore.points > 0)
-        .order_by(PeriodScore.points.desc(), PeriodScore.reached_at, PeriodScore.user_id)
-        .limit(limit)
-    ).all()
+    scope_id = viewer.department_id if scope == "department" else viewer.location_id if scope == "location" else None
+    statements = _statements(scope)
+    connection = db.session.connection()
+    params = {"period": period, "key": key, "scope_id": scope_id, "limit": limit}
+    top = connection.execute(statements["top"], params).all()
     rows: list[Standing] = []
     previous_points, rank = None, 0
     for position, (user_id, points, name, hidden) in enumerate(top, start=1):
@@ -89,24 +120,18 @@ def standings(period: str, scope: str, viewer: User, now: datetime | None = None
         rows.append(Standing(rank, user_id, name, points, bool(hidden) and not is_me, is_me))
     me = next((r for r in rows if r.is_me), None)
     me_in_top = me is not None
-    values, at_most = _distribution(period, key, scope, viewer, where)
+    values, at_most = _distribution(connection, statements["distribution"], params, scope)
     total = at_most[-1] if at_most else 0
     if me is None:
-        mine = (
-            db.session.scalar(
-                select(PeriodScore.points).where(
-                    PeriodScore.user_id == viewer.id, PeriodScore.period == period, PeriodScore.period_key == key
-                )
-            )
-            or 0
-        )
+        mine = connection.execute(statements["mine"], {"user_id": viewer.id, "period": period, "key": key}).scalar()
+        mine = mine or 0
         below = bisect_right(values, mine)  # distinct scores <= mine
         ahead = total - (at_most[below - 1] if below else 0)
         me = Standing(ahead + 1, viewer.id, viewer.display_name, mine, False, True)
     return Board(period, scope, rows, me, me_in_top, total)
 
 
-def _distribution(period: str, key: str, scope: str, viewer: User, where: list) -> tuple[list[int], list[int]]:
+def _distribution(connection, statement, params: dict, scope: str) -> tuple[list[int], list[int]]:
     """The board's distinct scores (ascending) and how many people score at most each: ranks by bisection.
 
     Counting everyone ahead of a viewer is a scan of the board (tens of thousands of
@@ -115,20 +140,14 @@ def _distribution(period: str, key: str, scope: str, viewer: User, where: list) 
     parameter of the board (database, period, key, scope and the scope's id), never by
     viewer; the viewer's own score and the top list are always read live.
     """
-    scope_id = viewer.department_id if scope == "department" else viewer.location_id if scope == "location" else None
-    cache_key = (str(db.session.get_bind().url), period, key, scope, scope_id)
+    cache_key = (str(connection.engine.url), params["period"], params["key"], scope, params["scope_id"])
     hit = _distribution_cache.get(cache_key)
     if hit is not None and hit[0] > time.monotonic():
         return hit[1], hit[2]
     values: list[int] = []
     at_most: list[int] = []
     running = 0
-    for points, count in db.session.execute(
-        select(PeriodScore.points, func.count())
-        .where(*where, PeriodScore.points > 0)
-        .group_by(PeriodScore.points)
-        .order_by(PeriodScore.points)
-    ):
+    for points, count in connection.execute(statement, params):
         running += count
         values.append(points)
         at_most.append(running)
