@@ -19,6 +19,7 @@ from sqlalchemy.engine import Engine
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 IDLE_PING_SECONDS = 10.0  # a server connection idle longer than this is tested before use
+SQLITE_PAGE_SIZE = 1024  # bytes, for new databases; SQLite's default is 4096 (see the README's measurements)
 _intent: ContextVar[str | None] = ContextVar("herald_db_intent", default=None)
 
 
@@ -89,6 +90,10 @@ def configure_engine(engine: Engine) -> None:
         # Let us issue BEGIN ourselves (pysqlite's own handling would defer it).
         dbapi_connection.isolation_level = None
         cur = dbapi_connection.cursor()
+        # Only a new database takes it (an existing one keeps its page size until VACUUM). Small pages
+        # halve what an award writes: it changes a dozen index entries in different pages, and every
+        # changed page goes whole into the WAL and back at the checkpoint.
+        cur.execute(f"PRAGMA page_size={SQLITE_PAGE_SIZE}")
         cur.execute("PRAGMA journal_mode=WAL")
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.execute("PRAGMA foreign_keys=ON")

@@ -34,6 +34,7 @@ def test_sqlite_runs_with_wal_foreign_keys_and_busy_timeout(app):
         assert db.session.scalar(text("PRAGMA journal_mode")) == "wal"
         assert db.session.scalar(text("PRAGMA foreign_keys")) == 1
         assert db.session.scalar(text("PRAGMA busy_timeout")) == 15000
+        assert db.session.scalar(text("PRAGMA page_size")) == 1024  # a new database: small pages, cheaper awards
 
 
 def test_foreign_keys_are_enforced(app):
