@@ -97,7 +97,11 @@ class RedirectMiddleware:
     def engine(self):
         if self._engine is None:
             with self.app.app_context():
-                self._engine = db.engine
+                engine = db.engine
+            if engine.dialect.name != "sqlite":
+                # A lookup is one SELECT: on a server, no BEGIN and ROLLBACK round trips around it.
+                engine = engine.execution_options(isolation_level="AUTOCOMMIT")
+            self._engine = engine
         return self._engine
 
     def lookup(self, code: str) -> LinkEntry | None:
