@@ -416,6 +416,16 @@ def test_department_board_and_team_averages_let_small_teams_win(app, client, aut
     assert "<html" not in page and "25.0" in page and "My team" in page
 
 
+def test_without_a_department_my_department_board_is_the_company_board(app, client, auth, factory):
+    dept = factory.department("Sales")
+    colleague = factory.user("c@example.com", "Colleague Inside", department_id=dept)
+    loner = factory.user("l@example.com", "Loner Outside")
+    award(app, colleague, "c", 30)
+    auth.login(loner)
+    page = client.get("/leaderboard?scope=department").get_data(as_text=True)
+    assert "Colleague Inside" in page and 'value="company" selected' in page
+
+
 def test_deactivated_people_leave_the_boards(app, client, auth, users, factory):
     gone = factory.user("gone@example.com", "Gone Person")
     award(app, gone, "g", 99)

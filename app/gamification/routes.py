@@ -108,6 +108,8 @@ def board():
         scope = "teams"
     if scope == "teams" and not settings["teams"]:
         scope = "company"
+    if scope == "department" and not current_user.department_id or scope == "location" and not current_user.location_id:
+        scope = "company"  # no department (or location) of my own: the select offers neither
     context = {"period": period, "scope": scope, "settings": settings}
     if scope == "teams":
         context["teams"] = leaderboard.teams(period, current_user)
