@@ -327,3 +327,21 @@ def test_rate_limits_live_in_redis_when_configured(app, factory, tmp_path):
         limiter._storage, limiter._limiter = saved
         limiter.enabled = False
         r.flushdb()
+
+
+def test_a_default_limit_is_still_checked_on_every_request(app):
+    """Herald drops the per-request limit check only while every limit is per view."""
+    from app import create_app
+
+    saved = (limiter._storage, limiter._limiter, limiter.limit_manager.default_limits)
+    try:
+        host = create_app({**app.config, "RATELIMIT_DEFAULT": "2 per minute"})
+        limiter.enabled = True
+        limiter.reset()
+        client = host.test_client()
+        assert [client.get("/healthz").status_code for _ in range(3)] == [200, 200, 429]
+        assert app.test_client().get("/healthz").status_code == 200  # the app without defaults: no check
+    finally:
+        limiter._storage, limiter._limiter = saved[0], saved[1]
+        limiter.limit_manager.set_default_limits([])
+        limiter.enabled = False
