@@ -387,9 +387,8 @@ def _feed_statement(dialect: str, filter_name: str, has_department: bool, has_lo
 
 
 @lru_cache(maxsize=4)
-def _deadline_processor(dialect_name: str):
+def _deadline_processor(dialect):
     """Turns the driver's value of ``post.cta_deadline`` into an aware UTC datetime (what the ORM returns)."""
-    dialect = db.session.get_bind().dialect
     return Post.__table__.c.cta_deadline.type._cached_result_processor(dialect, None)
 
 
@@ -398,11 +397,6 @@ def feed_page(user: User, filter_name: str = "all", page: int = 1) -> tuple[list
     if filter_name not in FEED_FILTERS:
         filter_name = "all"
     page = max(page, 1)
-    connection = db.session.connection()
-    statement = _feed_statement(
-        connection.dialect.name, filter_name, user.department_id is not None, user.location_id is not None
-    )
-    deadline = _deadline_processor(connection.dialect.name)
     params = {
         "now": utcnow(),
         "user_id": user.id,
@@ -411,7 +405,11 @@ def feed_page(user: User, filter_name: str = "all", page: int = 1) -> tuple[list
         "offset": (page - 1) * FEED_PAGE_SIZE,
     }
     with rawsql.cursor(db.session) as raw:
+        statement = _feed_statement(
+            raw.dialect.name, filter_name, user.department_id is not None, user.location_id is not None
+        )
         rows = statement.execute(raw, params).fetchall()
+    deadline = _deadline_processor(raw.dialect)
     posts = []
     for r in rows[:FEED_PAGE_SIZE]:
         captions = r[16]
