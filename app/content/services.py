@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import and_, bindparam, exists, func, or_, select, update
+from sqlalchemy import and_, bindparam, exists, func, literal_column, or_, select, update
 
 from app import events, rawsql
 from app.accounts.models import User
@@ -348,7 +348,7 @@ def _viewer_columns(dialect: str):
         select(PostLike.post_id)
         .where(PostLike.post_id == Post.id, PostLike.user_id == bindparam("user_id"))
         .correlate(Post)
-        .limit(1)
+        .limit(literal_column("1"))
         .scalar_subquery()
     )
     aggregate = func.string_agg if dialect == "postgresql" else func.group_concat
@@ -362,11 +362,15 @@ def _viewer_columns(dialect: str):
     return liked, shared
 
 
-@lru_cache(maxsize=32)
-def _feed_statement(dialect: str, filter_name: str, has_department: bool, has_location: bool):
+@lru_cache(maxsize=128)
+def _feed_statement(dialect: str, filter_name: str, has_department: bool, has_location: bool, first_page: bool):
     """The feed page query for one filter, built once: only bound parameters change between requests.
 
     Building the expression and its cache key anew cost more than running it on SQLite.
+    The page size is a literal and the first page has no OFFSET: with either as a parameter,
+    PostgreSQL's generic plan for the prepared statement assumes it skips a tenth of the posts,
+    looks dearer than planning anew, and so every execution was planned again (0.47 -> 0.29 ms
+    of PostgreSQL CPU a page once the cached plan is used).
     """
     query = (
         select(*_FEED_COLUMNS, _captions_json(dialect), *_viewer_columns(dialect))
@@ -380,7 +384,9 @@ def _feed_statement(dialect: str, filter_name: str, has_department: bool, has_lo
             ),
         )
     )
-    query = _filtered(query, filter_name, bindparam("user_id")).limit(FEED_PAGE_SIZE + 1).offset(bindparam("offset"))
+    query = _filtered(query, filter_name, bindparam("user_id")).limit(literal_column(str(FEED_PAGE_SIZE + 1)))
+    if not first_page:
+        query = query.offset(bindparam("offset"))
     # Run on the driver's cursor: SQLAlchemy's execution and result machinery cost more
     # than the query itself (0.37 -> 0.15 ms of CPU a page on PostgreSQL, 0.13 -> 0.06 on SQLite).
     return rawsql.Prepared(query)
@@ -406,7 +412,7 @@ def feed_page(user: User, filter_name: str = "all", page: int = 1) -> tuple[list
     }
     with rawsql.cursor(db.session) as raw:
         statement = _feed_statement(
-            raw.dialect.name, filter_name, user.department_id is not None, user.location_id is not None
+            raw.dialect.name, filter_name, user.department_id is not None, user.location_id is not None, page == 1
         )
         rows = statement.execute(raw, params).fetchall()
     deadline = _deadline_processor(raw.dialect)
