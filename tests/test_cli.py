@@ -114,3 +114,45 @@ def test_recommended_gunicorn_settings_load_and_apply():
         sys.setswitchinterval(before)
         gc.set_threshold(*thresholds)
         gc.unfreeze()
+
+
+def test_the_click_ingester_runs_at_the_lowest_priority_in_its_own_session(tmp_path):
+    """Started as a service or by a script (its own session), web workers always win the CPU from it."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    instance = tmp_path / "instance"
+    instance.mkdir()
+    env = {
+        **os.environ,
+        "HERALD_INSTANCE_PATH": str(instance),
+        "HERALD_DATABASE_URL": f"sqlite:///{instance / 'herald.db'}",
+        "HERALD_SECRET_KEY": "a-test-secret-that-is-long-enough-for-this",
+        "HERALD_CLICK_INGEST": "process",
+    }
+    env.pop("HERALD_TEST_DATABASE_URL", None)
+    root = Path(__file__).resolve().parent.parent
+    ingester = subprocess.Popen(  # noqa: S603
+        [sys.executable, "-m", "flask", "--app", "wsgi", "ingest-clicks"], cwd=root, env=env, start_new_session=True
+    )
+    try:
+        stat, autogroup = "", ""
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            stat = Path(f"/proc/{ingester.pid}/stat").read_text()
+            autogroup = (
+                Path(f"/proc/{ingester.pid}/autogroup").read_text() if Path("/proc/self/autogroup").exists() else ""
+            )
+            if stat.rsplit(")", 1)[1].split()[16] != "0":  # it has lowered its priority
+                break
+            time.sleep(0.1)
+        assert stat.rsplit(")", 1)[1].split()[16] == "19"  # the nice value (field 19 of /proc/<pid>/stat)
+        if autogroup:  # Linux with autogroup scheduling: its session's group is lowered as well
+            assert autogroup.strip().endswith("nice 19"), autogroup
+    finally:
+        ingester.send_signal(signal.SIGINT)
+        ingester.wait(timeout=15)

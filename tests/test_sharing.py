@@ -367,3 +367,30 @@ def test_a_worker_killed_with_sigkill_loses_no_answered_click(app, client, auth,
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(Click)) == answered
         assert db.session.get(Post, live_post).click_count == answered
+
+
+def test_redirects_survive_a_dropped_database_connection(app, client, auth, users, live_post):
+    """Lookups keep a connection per thread; when the server drops it (a restart), the next click still goes through."""
+    auth.login(users["employee"])
+    networks = ("linkedin", "x", "facebook", "whatsapp")
+    codes = [code_of(share(client, live_post, network)["link"]) for network in networks]
+    redirects = app.extensions["herald_redirects"]
+
+    def follows(code):  # an uncached code: looked up on the database
+        response = visit(app, code)
+        return response.status_code == 302 and response.headers["Location"].startswith("https://example.com/q3")
+
+    assert follows(codes[0])
+    with app.app_context():
+        assert db.engine.pool.checkedout() == 0  # the lookup connection is not one of the pool's
+        if db.engine.dialect.name == "postgresql":
+            lookup = redirects._local.connection.dbapi_connection
+            with db.engine.connect() as conn:
+                conn.exec_driver_sql(f"SELECT pg_terminate_backend({lookup.info.backend_pid})")
+    assert follows(codes[1])  # on PostgreSQL: a failed lookup, then a retry on a new connection
+    with app.app_context():
+        db.engine.dispose()  # held lookup connections close with the pool
+    assert redirects._held == []
+    assert follows(codes[2]) and follows(codes[3])
+    assert len(redirects._held) == 1  # this thread's new lookup connection
+    assert flush(app) == 4
