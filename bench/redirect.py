@@ -205,7 +205,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 2, help="gunicorn workers (default: cores)")
     parser.add_argument("--threads", type=int, default=DEFAULT_THREADS, help="gthread threads per worker")
     parser.add_argument("--no-nginx", action="store_true", help="skip the nginx reference")
-    parser.add_argument("--ingest-wait", type=float, default=180.0, help="seconds to wait for the spool to drain")
+    parser.add_argument("--ingest-wait", type=float, default=600.0, help="seconds to wait for the spool to drain")
     args = parser.parse_args()
 
     common.ensure_tools(need_nginx=not args.no_nginx)
