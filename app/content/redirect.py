@@ -137,7 +137,8 @@ class RedirectMiddleware:
         self._local.connection = self._local.cursor = None
         if connection is not None:
             with self._held_lock:
-                self._held.remove(connection)
+                if connection in self._held:  # not already closed by close_lookup_connections()
+                    self._held.remove(connection)
             with contextlib.suppress(Exception):  # it may be broken already
                 connection.close()
 
