@@ -14,6 +14,7 @@ import secrets
 import shutil
 import tempfile
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -28,6 +29,7 @@ os.environ.pop("HERALD_ENV", None)
 
 from sqlalchemy import create_engine, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
+from sqlalchemy.exc import OperationalError  # noqa: E402
 
 from app import create_app  # noqa: E402
 from app import mail as mail_module  # noqa: E402
@@ -96,13 +98,22 @@ def _empty_all_tables(app) -> None:
     with app.app_context():
         db.session.remove()
         tables = list(reversed(db.metadata.sorted_tables))
-        with db.engine.begin() as conn:
-            if conn.dialect.name == "postgresql":
-                names = ", ".join(f'"{t.name}"' for t in tables)
-                conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
-            else:
-                for table in tables:
-                    conn.execute(table.delete())
+        for attempt in range(3):
+            try:
+                with db.engine.begin() as conn:
+                    if conn.dialect.name == "postgresql":
+                        names = ", ".join(f'"{t.name}"' for t in tables)
+                        conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+                    else:
+                        for table in tables:
+                            conn.execute(table.delete())
+                return
+            except OperationalError:
+                # A live-server request still finishing can meet the TRUNCATE's locks in a
+                # deadlock, which PostgreSQL breaks by cancelling one side: try again.
+                if attempt == 2:
+                    raise
+                time.sleep(0.2)
 
 
 @pytest.fixture
@@ -117,13 +128,14 @@ def app(_app):
     limiter.enabled = False
     redirects = _app.extensions["herald_redirects"]
     redirects.forget()
-    for leftover in redirects.spool.folder.glob("clicks-*"):
-        if leftover != redirects.spool._path:
+    with redirects.flusher.paused():  # the flusher thread must not be mid-ingest while tables are emptied
+        for leftover in redirects.spool.folder.glob("clicks-*"):
+            if leftover != redirects.spool._path:
+                leftover.unlink(missing_ok=True)
+        redirects.spool.rotate()
+        for leftover in redirects.spool.folder.glob("clicks-*.ready"):
             leftover.unlink(missing_ok=True)
-    redirects.spool.rotate()
-    for leftover in redirects.spool.folder.glob("clicks-*.ready"):
-        leftover.unlink(missing_ok=True)
-    _empty_all_tables(_app)
+        _empty_all_tables(_app)
     mail_module.outbox.clear()
     from app.gamification import badges, leaderboard, rules
 

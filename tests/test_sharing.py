@@ -255,6 +255,26 @@ def test_flush_waits_for_the_background_pass_in_progress(app, client, auth, user
     background.join()
 
 
+def test_a_paused_flusher_ingests_nothing_until_the_pause_ends(app, client, auth, users, live_post):
+    """Emptying the tables while the flusher thread ingests deadlocks on PostgreSQL; the pause prevents it."""
+    auth.login(users["employee"])
+    code = code_of(share(client, live_post, "linkedin")["link"])
+    visit(app, code, ip="198.51.100.10")
+    flusher = app.extensions["herald_redirects"].flusher
+    background = threading.Thread(target=flush, args=(app,))
+    with flusher.paused():
+        background.start()
+        background.join(0.5)
+        assert background.is_alive()  # waiting for the pause to end
+        with app.app_context():
+            assert db.session.get(Post, live_post).click_count == 0
+            db.session.remove()
+    background.join(10)
+    assert not background.is_alive()
+    with app.app_context():
+        assert db.session.get(Post, live_post).click_count == 1
+
+
 def test_no_raw_ip_is_stored_anywhere(app, client, auth, users, live_post):
     auth.login(users["employee"])
     code = code_of(share(client, live_post, "linkedin")["link"])

@@ -344,6 +344,16 @@ class Flusher:
         if thread is not None and thread.is_alive():
             thread.join(timeout=10)
 
+    @contextlib.contextmanager
+    def paused(self):
+        """Hold off every ingestion pass in this process while the block runs.
+
+        A pass in progress finishes first. Tests empty the database inside this block: a
+        PostgreSQL TRUNCATE meeting the thread's open ingestion transaction deadlocks.
+        """
+        with self._pass:
+            yield
+
     def flush(self) -> int:
         """Rotate and ingest now (tests and shutdown call this).
 
