@@ -259,10 +259,10 @@ def test_a_paused_flusher_ingests_nothing_until_the_pause_ends(app, client, auth
     """Emptying the tables while the flusher thread ingests deadlocks on PostgreSQL; the pause prevents it."""
     auth.login(users["employee"])
     code = code_of(share(client, live_post, "linkedin")["link"])
-    visit(app, code, ip="198.51.100.10")
     flusher = app.extensions["herald_redirects"].flusher
     background = threading.Thread(target=flush, args=(app,))
-    with flusher.paused():
+    with flusher.paused():  # before the click: the flusher thread could ingest it in the meantime
+        visit(app, code, ip="198.51.100.10")
         background.start()
         background.join(0.5)
         assert background.is_alive()  # waiting for the pause to end
