@@ -80,6 +80,9 @@ TEST_CONFIG = {
     "WTF_CSRF_ENABLED": False,
     "BASE_URL": "http://localhost",
     "SECRET_KEY": "test-secret-key-that-is-long-enough-for-tests",
+    # Tests ingest clicks with an explicit flush; a background pass landing between a test's
+    # clicks and its flush would split them. The thread itself is tested with its own Flusher.
+    "CLICK_FLUSH_SECONDS": 3600,
 }
 
 

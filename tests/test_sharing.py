@@ -275,6 +275,26 @@ def test_a_paused_flusher_ingests_nothing_until_the_pause_ends(app, client, auth
         assert db.session.get(Post, live_post).click_count == 1
 
 
+def test_the_flusher_thread_ingests_clicks_on_its_own(app, client, auth, users, live_post):
+    from app.content.clicks import Flusher
+
+    auth.login(users["employee"])
+    code = code_of(share(client, live_post, "linkedin")["link"])
+    flusher = Flusher(app, app.extensions["herald_redirects"].spool, interval=0.05)
+    flusher.ensure_running()
+    try:
+        visit(app, code, ip="198.51.100.11")
+        deadline = time.monotonic() + 10
+        with app.app_context():
+            while db.session.get(Post, live_post).click_count == 0 and time.monotonic() < deadline:
+                db.session.rollback()
+                time.sleep(0.05)
+            assert db.session.get(Post, live_post).click_count == 1
+            db.session.remove()
+    finally:
+        flusher.stop()
+
+
 def test_no_raw_ip_is_stored_anywhere(app, client, auth, users, live_post):
     auth.login(users["employee"])
     code = code_of(share(client, live_post, "linkedin")["link"])
