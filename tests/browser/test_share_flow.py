@@ -117,8 +117,8 @@ def follow(context, link: str) -> str:
 def flush_until(app, count: int, timeout: float = 10.0) -> list:
     """Ingest the click spool until ``count`` clicks are in; their (is_unique, is_bot, is_self, link_id).
 
-    The live server's own flusher thread may hold a spool file at the moment this
-    flushes, so poll briefly instead of trusting a single pass.
+    The visitor's clicks reach the live server while this runs, so the spool may not
+    hold them all yet: poll briefly instead of trusting a single pass.
     """
     flusher = app.extensions["herald_redirects"].flusher
     deadline = time.monotonic() + timeout
