@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import gc
+import os
 import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 from sqlalchemy import func, select
 
@@ -89,9 +96,6 @@ def test_demo_accounts_cannot_sign_in_in_production(app, runner, client):
 
 def test_recommended_gunicorn_settings_load_and_apply():
     """``gunicorn -c python:app.gunicorn_conf``: balanced gthread workers, short GIL switches, calmer GC."""
-    import gc
-    import sys
-
     from gunicorn.config import Config
     from gunicorn.workers.gthread import ThreadWorker
 
@@ -118,13 +122,6 @@ def test_recommended_gunicorn_settings_load_and_apply():
 
 def test_the_click_ingester_runs_at_the_lowest_priority_in_its_own_session(tmp_path):
     """Started as a service or by a script (its own session), web workers always win the CPU from it."""
-    import os
-    import signal
-    import subprocess
-    import sys
-    import time
-    from pathlib import Path
-
     instance = tmp_path / "instance"
     instance.mkdir()
     env = {

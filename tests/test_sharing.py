@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import func, select
 
 from app import events
+from app.content.clicks import Flusher
 from app.content.models import Click, Post, Share, TrackedLink
 from app.extensions import db
 from tests.helpers import free_port
@@ -276,8 +277,6 @@ def test_a_paused_flusher_ingests_nothing_until_the_pause_ends(app, client, auth
 
 
 def test_the_flusher_thread_ingests_clicks_on_its_own(app, client, auth, users, live_post):
-    from app.content.clicks import Flusher
-
     auth.login(users["employee"])
     code = code_of(share(client, live_post, "linkedin")["link"])
     flusher = Flusher(app, app.extensions["herald_redirects"].spool, interval=0.05)
