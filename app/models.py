@@ -9,6 +9,7 @@ from app.content.models import (  # noqa: F401
     Comment,
     FeedItem,
     FeedSource,
+    NetworkVisit,
     Post,
     PostDepartment,
     PostLike,

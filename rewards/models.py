@@ -90,6 +90,9 @@ class GiftCode(db.Model):
     code_hash: Mapped[str] = mapped_column(String(64), unique=True)
     redemption_id: Mapped[int | None] = mapped_column(ForeignKey("redemption.id", ondelete="SET NULL"), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Set when the redeemer first sees the code: from then on it is spent for good and
+    # never goes back to the pool (a rejection after that is refused).
+    revealed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     __table_args__ = (Index("ix_gift_code_free", "reward_id", "redemption_id"),)
 

@@ -189,6 +189,20 @@ class UniqueVisit(db.Model):
     visitor_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
 
 
+class NetworkVisit(db.Model):
+    """How many point-earning visitors one network address produced for a link on a day.
+
+    ``network_hash`` is a keyed hash of the address (IPv4) or its /64 (IPv6) with the
+    day's salt, like the visitor hash: the address itself is never stored. It caps
+    click farming by rotating user agents from one address.
+    """
+
+    link_id: Mapped[int] = mapped_column(ForeignKey("tracked_link.id", ondelete="CASCADE"), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    network_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    visitors: Mapped[int] = mapped_column(default=0)
+
+
 class PostLike(db.Model):
     """An employee likes a post."""
 
