@@ -132,9 +132,10 @@ def reveal(redemption_id: int):
     if request.method == "POST":
         if not ConfirmForm().validate_on_submit():
             abort(400)
-        code = services.gift_code_for(item, current_user)
+        code = services.reveal_gift_code(item, current_user)
         if code is None:
             abort(404)
+        db.session.commit()  # the code is now spent for good (it never goes back to the pool)
     response = Response(render_template("rewards/reveal.html", redemption=item, code=code))
     response.headers["Cache-Control"] = "no-store"  # never in a cache, the service worker's included
     return response
@@ -351,6 +352,7 @@ def admin_queue():
     page = db.paginate(query, per_page=50, error_out=False)
     return render_template(
         "rewards/admin/queue.html", page=page, status=status, statuses=REDEMPTION_STATUSES,
+        revealed=services.revealed_among([r.id for r in page.items]),
         rewards=db.session.scalars(select(Reward).order_by(Reward.title)).all(),
         locations=db.session.scalars(select(Location).order_by(Location.name)).all(),
         reward_id=request.args.get("reward", type=int), location_id=request.args.get("location", type=int),

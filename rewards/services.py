@@ -380,6 +380,9 @@ def set_status(redemption: Redemption, status: str, actor: User | None, *, note:
 
     Rejecting or cancelling refunds the points exactly once (a ledger entry with a
     refund key), puts the stock back, and returns an unrevealed gift code to the pool.
+    A gift card whose code the redeemer has seen cannot be rejected: the code is spent
+    for good (it may already be used), so refunding would pay twice. That raises
+    RewardError and changes nothing.
     """
     allowed_from = TRANSITIONS[status]
     values = {"status": status, "updated_at": utcnow()}
@@ -389,14 +392,23 @@ def set_status(redemption: Redemption, status: str, actor: User | None, *, note:
         values["reason"] = note.strip()[:500]
     if status == "shipped":
         values["carrier"], values["tracking"] = carrier.strip()[:60], tracking.strip()[:120]
-    done = db.session.execute(
-        update(Redemption)
-        .where(Redemption.id == redemption.id, Redemption.status.in_(allowed_from))
-        .values(**values)
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    if not done:
-        return False
+    with db.session.begin_nested():
+        # The guarded update takes the redemption's row lock; a reveal in progress holds the
+        # same lock (see reveal_gift_code), so the check below sees a reveal that won the race.
+        done = db.session.execute(
+            update(Redemption)
+            .where(Redemption.id == redemption.id, Redemption.status.in_(allowed_from))
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        if not done:
+            return False
+        if status in ("rejected", "cancelled") and db.session.scalar(
+            select(exists().where(GiftCode.redemption_id == redemption.id, GiftCode.revealed_at.is_not(None)))
+        ):
+            raise RewardError(
+                _("The employee has already seen this gift card's code, so it cannot be taken back or refunded.")
+            )
     db.session.refresh(redemption)
     _add_event(redemption.id, status, actor, note or (f"{carrier} {tracking}".strip() if status == "shipped" else ""))
     if status in ("rejected", "cancelled"):
@@ -408,7 +420,13 @@ def set_status(redemption: Redemption, status: str, actor: User | None, *, note:
         elif redemption.reward.kind == "experience" and redemption.reward.quantity is not None:
             db.session.execute(update(Reward).where(Reward.id == redemption.reward_id)
                                .values(quantity=Reward.quantity + 1))  # fmt: skip
-        db.session.execute(update(GiftCode).where(GiftCode.redemption_id == redemption.id).values(redemption_id=None))
+        # Only an unrevealed code goes back (the check above refused a revealed one; the
+        # condition keeps it that way whatever calls this).
+        db.session.execute(
+            update(GiftCode)
+            .where(GiftCode.redemption_id == redemption.id, GiftCode.revealed_at.is_(None))
+            .values(redemption_id=None)
+        )
         table = RedemptionCounter.__table__
         for month in (redemption.month, "all"):
             db.session.execute(
@@ -424,12 +442,53 @@ def set_status(redemption: Redemption, status: str, actor: User | None, *, note:
     return True
 
 
-def gift_code_for(redemption: Redemption, user: User) -> str | None:
-    """The code, for the redeemer only, only once approved; None otherwise."""
-    if redemption.user_id != user.id or redemption.status not in ("approved", "shipped", "delivered"):
+def code_revealed(redemption: Redemption) -> bool:
+    """Whether the redeemer has seen this redemption's gift-card code (then it can no longer be rejected)."""
+    return bool(
+        db.session.scalar(
+            select(exists().where(GiftCode.redemption_id == redemption.id, GiftCode.revealed_at.is_not(None)))
+        )
+    )
+
+
+def revealed_among(redemption_ids: list[int]) -> set[int]:
+    """Which of these redemptions' gift-card codes the redeemer has seen (the queue hides Reject for them)."""
+    if not redemption_ids:
+        return set()
+    return set(
+        db.session.scalars(
+            select(GiftCode.redemption_id).where(
+                GiftCode.redemption_id.in_(redemption_ids), GiftCode.revealed_at.is_not(None)
+            )
+        )
+    )
+
+
+def reveal_gift_code(redemption: Redemption, user: User) -> str | None:
+    """The code, for the redeemer only, only once approved; None otherwise. Marks the code spent.
+
+    The redemption's row is locked first (PostgreSQL; SQLite writers are serialised), so
+    a rejection running at the same moment either finishes before (the status is no
+    longer approved: nothing is shown) or waits and then sees the code revealed.
+    The caller commits.
+    """
+    if redemption.user_id != user.id:
+        return None
+    query = select(Redemption.status).where(Redemption.id == redemption.id)
+    if db.session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update()
+    if db.session.scalar(query) not in ("approved", "shipped", "delivered"):
         return None
     row = db.session.scalar(select(GiftCode).where(GiftCode.redemption_id == redemption.id))
-    return decrypt_code(row) if row else None
+    if row is None:
+        return None
+    db.session.execute(
+        update(GiftCode)
+        .where(GiftCode.id == row.id, GiftCode.revealed_at.is_(None))
+        .values(revealed_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    return decrypt_code(row)
 
 
 def low_stock(reward: Reward) -> bool:

@@ -197,7 +197,7 @@ def test_two_hundred_parallel_gift_card_redemptions_over_a_hundred_codes(app, fa
         issued = db.session.scalars(select(GiftCode.redemption_id).where(GiftCode.redemption_id.is_not(None))).all()
         assert len(issued) == len(set(issued)) == 100
         redeemers = db.session.scalars(select(Redemption).where(Redemption.status == "approved")).all()
-        revealed = {services.gift_code_for(r, r.user) for r in redeemers}
+        revealed = {services.reveal_gift_code(r, r.user) for r in redeemers}
     assert revealed == set(codes)  # every code issued exactly once
     for uid in people:
         bal, total = balance_and_ledger(app, uid)
@@ -417,3 +417,100 @@ def test_availability_window_in_the_admins_time_zone(app, client, auth, users):
         assert reward.starts_at.isoformat() == "2030-06-01T09:00:00+00:00"  # the admin's zone is UTC here
     auth.login(users["employee"])
     assert "reward-card" not in client.get("/rewards").get_data(as_text=True)  # not yet available
+
+
+def _gift_card_redeemed_and_approved(app, client, auth, users, codes):
+    reward_id = make_reward(app, "gift_card", cost=10, codes=codes)
+    give_points(app, users["employee"], 10)
+    ok, redemption_id = redeem(app, users["employee"], reward_id)
+    assert ok
+    auth.login(users["admin"])
+    client.post(f"/admin/redemptions/{redemption_id}", data={"action": "approved"})
+    return reward_id, redemption_id
+
+
+def test_rejecting_a_gift_card_after_its_code_was_revealed_is_refused_and_the_code_stays_spent(
+    app, client, auth, users, factory
+):
+    codes = ["ONLY-CODE-0001", "SECOND-CODE-0002"]
+    reward_id, redemption_id = _gift_card_redeemed_and_approved(app, client, auth, users, codes)
+    auth.login(users["employee"])
+    shown = client.post(f"/rewards/redemptions/{redemption_id}/code").get_data(as_text=True)
+    assert "ONLY-CODE-0001" in shown
+    auth.login(users["admin"])
+    page = client.post(
+        f"/admin/redemptions/{redemption_id}", data={"action": "rejected", "reason": "Changed my mind"},
+        follow_redirects=True,
+    ).get_data(as_text=True)  # fmt: skip
+    assert "already seen this gift card" in page
+    queue = client.get("/admin/redemptions?status=approved").get_data(as_text=True)
+    assert "Code shown to the employee" in queue and "Reject and refund" not in queue
+    with app.app_context():
+        redemption = db.session.get(Redemption, redemption_id)
+        assert redemption.status == "approved"
+        spent = db.session.scalar(select(GiftCode).where(GiftCode.redemption_id == redemption_id))
+        assert spent is not None and spent.revealed_at is not None
+    assert balance_and_ledger(app, users["employee"]) == (0, 0)  # no refund on top of the code
+    # The next redeemer gets the other code, never the revealed one.
+    other = factory.user("next@example.com", "Next Person")
+    give_points(app, other, 10)
+    ok, second_id = redeem(app, other, reward_id)
+    assert ok
+    client.post(f"/admin/redemptions/{second_id}", data={"action": "approved"})
+    auth.login(other)
+    assert "SECOND-CODE-0002" in client.post(f"/rewards/redemptions/{second_id}/code").get_data(as_text=True)
+
+
+def test_rejecting_a_gift_card_before_the_code_was_revealed_refunds_and_returns_the_code(
+    app, client, auth, users, factory
+):
+    codes = ["ONLY-CODE-0001"]
+    reward_id, redemption_id = _gift_card_redeemed_and_approved(app, client, auth, users, codes)
+    client.post(f"/admin/redemptions/{redemption_id}", data={"action": "rejected", "reason": "Out of budget"})
+    with app.app_context():
+        assert db.session.get(Redemption, redemption_id).status == "rejected"
+        assert services.codes_left(reward_id) == 1
+    assert balance_and_ledger(app, users["employee"]) == (10, 10)
+    auth.login(users["employee"])
+    assert client.post(f"/rewards/redemptions/{redemption_id}/code").status_code == 404  # nothing to show now
+    other = factory.user("next@example.com", "Next Person")
+    give_points(app, other, 10)
+    ok, second_id = redeem(app, other, reward_id)
+    assert ok
+    auth.login(users["admin"])
+    client.post(f"/admin/redemptions/{second_id}", data={"action": "approved"})
+    auth.login(other)
+    assert "ONLY-CODE-0001" in client.post(f"/rewards/redemptions/{second_id}/code").get_data(as_text=True)
+
+
+def test_reveal_and_reject_racing_never_leave_a_revealed_code_in_the_pool(app, client, auth, users):
+    """Whichever wins, a code that was shown is never free again, and a refund means nothing was shown."""
+    for round_ in range(5):
+        codes = [f"RACE-{round_}-{secrets.token_hex(4)}"]
+        reward_id, redemption_id = _gift_card_redeemed_and_approved(app, client, auth, users, codes)
+        shown: list = []
+
+        def act(i, redemption_id=redemption_id, shown=shown):
+            with app.app_context(), write_intent():
+                item = db.session.get(Redemption, redemption_id)
+                try:
+                    if i == 0:
+                        shown.append(services.reveal_gift_code(item, db.session.get(User, users["employee"])))
+                    else:
+                        services.set_status(item, "rejected", db.session.get(User, users["admin"]), note="race")
+                    db.session.commit()
+                except services.RewardError:
+                    db.session.rollback()
+                finally:
+                    db.session.remove()
+
+        run_parallel(2, act)
+        with app.app_context():
+            status = db.session.get(Redemption, redemption_id).status
+            row = db.session.scalar(select(GiftCode).where(GiftCode.reward_id == reward_id))
+            if shown and shown[0]:
+                assert status == "approved" and row.redemption_id == redemption_id and row.revealed_at is not None
+            else:
+                assert status == "rejected" and row.redemption_id is None and row.revealed_at is None
+        bal, total = balance_and_ledger(app, users["employee"])
+        assert bal == total
