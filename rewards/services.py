@@ -500,9 +500,13 @@ def low_stock(reward: Reward) -> bool:
     return reward.quantity is not None and reward.quantity <= reward.low_stock_at
 
 
-def shipping_orders_csv(redemptions: list[Redemption]) -> str:
-    """A CSV of approved merch orders for the vendor (pandas), without any gift-card data."""
-    import pandas as pd
+def shipping_orders_csv(redemptions: list[Redemption]) -> bytes:
+    """A CSV of approved merch orders for the vendor, without any gift-card data.
+
+    Written by ``app.exports``: names and addresses are typed by employees, so a cell a
+    spreadsheet would run as a formula is neutralised.
+    """
+    from app import exports
 
     rows = []
     for r in redemptions:
@@ -517,7 +521,7 @@ def shipping_orders_csv(redemptions: list[Redemption]) -> str:
         })  # fmt: skip
     columns = ["order", "date", "item", "variant", "recipient", "email", "street", "street2", "postcode", "city",
                "country", "phone", "pickup_office"]  # fmt: skip
-    return pd.DataFrame(rows, columns=columns).to_csv(index=False)
+    return exports.csv_bytes(columns, rows)
 
 
 def _location_name(location_id: int | None) -> str:
