@@ -101,6 +101,8 @@ def register_extensions(app: Flask) -> None:
     migrate.init_app(app, db, render_as_batch=True, compare_type=True)
     csrf.init_app(app)
     htmx.init_app(app)
+    from app import ratelimit  # noqa: F401  (registers the herald-sqlite:// counter storage)
+
     limiter.init_app(app)
     babel.init_app(app, locale_selector=_select_locale, timezone_selector=_select_timezone)
     login_manager.init_app(app)

@@ -125,7 +125,12 @@ def load_config(overrides: dict | None = None) -> dict:
         cfg["SQLALCHEMY_DATABASE_URI"] = "postgresql+psycopg://" + uri[len("postgresql://") :]
     # A server connection can go away (restart, failover): app/database.py tests one that sat idle
     # in the pool before use, not every checkout (that was a round trip per request).
-    cfg["RATELIMIT_STORAGE_URI"] = cfg["REDIS_URL"] or "memory://"
+    # Counters every worker sees: Redis (every host) or a SQLite file in the instance (every
+    # process on this host; app/ratelimit.py). Per-process memory would multiply the limits.
+    cfg.setdefault(
+        "RATELIMIT_STORAGE_URI", cfg["REDIS_URL"] or f"herald-sqlite://{Path(cfg['INSTANCE_PATH']) / 'ratelimits.db'}"
+    )
+    cfg["RATELIMIT_STRATEGY"] = "fixed-window"
     cfg.setdefault("RATELIMIT_ENABLED", True)
     cfg["RATELIMIT_KEY_PREFIX"] = "herald"
     cfg["RATELIMIT_HEADERS_ENABLED"] = True
