@@ -107,6 +107,10 @@ def load_config(overrides: dict | None = None) -> dict:
         # "process": web processes only spool and `flask ingest-clicks` ingests (lower redirect latency).
         "CLICK_INGEST": env("CLICK_INGEST", "workers"),
         "TRUST_PROXY": env_int("TRUST_PROXY", 0),
+        # Point-earning visitors one network address (IPv4, or an IPv6 /64) can produce per link
+        # and day: rotating user agents from one machine must not farm clicks; an office behind
+        # NAT still counts a few colleagues. 0 turns the cap off.
+        "CLICK_VISITORS_PER_NETWORK": env_int("CLICK_VISITORS_PER_NETWORK", 5),
         # Outgoing fetches (link previews, RSS): private addresses are refused unless listed here
         # (comma-separated hosts, host:port or CIDR networks).
         "FETCH_ALLOW_HOSTS": [h.strip() for h in (env("FETCH_ALLOW_HOSTS", "") or "").split(",") if h.strip()],

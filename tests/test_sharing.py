@@ -231,6 +231,70 @@ def test_clicks_are_attributed_unique_once_per_visitor_per_day(app, client, auth
     assert "2 clicks" in page
 
 
+def _browser_ua(n: int) -> str:
+    return f"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/{100 + n}.0 Safari/537.36"
+
+
+def _points_of(app, user_id) -> int:
+    from app.gamification import ledger
+
+    with app.app_context():
+        return ledger.balance_of(user_id)[0]
+
+
+def test_rotating_user_agents_from_one_address_earn_only_a_few_visitors(app, client, auth, users, live_post):
+    """35 browser user agents from one IP once earned the sharer the whole daily click cap (+300)."""
+    auth.login(users["employee"])
+    code = code_of(share(client, live_post, "linkedin")["link"])
+    after_share = _points_of(app, users["employee"])
+    for n in range(35):
+        assert visit(app, code, ip="203.0.113.50", ua=_browser_ua(n)).status_code == 302
+    assert flush(app) == 35
+    with app.app_context():
+        clicks = db.session.scalars(select(Click)).all()
+        assert len(clicks) == 35  # every click is recorded
+        assert sum(c.is_unique for c in clicks) == 5  # the default cap: five colleagues behind one office NAT
+        assert db.session.get(Post, live_post).click_count == 5
+    assert _points_of(app, users["employee"]) - after_share == 5 * 10
+
+
+def test_the_network_cap_is_configurable_and_other_addresses_still_count(app, client, auth, users, live_post):
+    app.config["CLICK_VISITORS_PER_NETWORK"] = 2
+    auth.login(users["employee"])
+    code = code_of(share(client, live_post, "linkedin")["link"])
+    for n in range(4):
+        visit(app, code, ip="203.0.113.60", ua=_browser_ua(n))
+    for n in range(4):  # one IPv6 site: every address in the same /64 is one network
+        visit(app, code, ip=f"2001:db8:1:2::{n + 1}", ua=_browser_ua(n))
+    for n in range(6):  # six different addresses, one browser each
+        visit(app, code, ip=f"198.51.100.{n + 10}", ua=_browser_ua(0))
+    flush(app)
+    for n in range(4, 8):  # a later batch from the capped address still earns nothing
+        visit(app, code, ip="203.0.113.60", ua=_browser_ua(n))
+    flush(app)
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Click).where(Click.is_unique.is_(True))) == 2 + 2 + 6
+        assert db.session.get(Post, live_post).click_count == 10
+    app.config["CLICK_VISITORS_PER_NETWORK"] = 0  # 0: no cap
+    for n in range(8, 11):
+        visit(app, code, ip="203.0.113.60", ua=_browser_ua(n))
+    flush(app)
+    with app.app_context():
+        assert db.session.get(Post, live_post).click_count == 13
+
+
+def test_network_counts_store_no_address(app, client, auth, users, live_post):
+    from app.content.models import NetworkVisit
+
+    auth.login(users["employee"])
+    code = code_of(share(client, live_post, "linkedin")["link"])
+    visit(app, code, ip="203.0.113.77")
+    flush(app)
+    with app.app_context():
+        row = db.session.scalars(select(NetworkVisit)).one()
+        assert row.visitors == 1 and len(row.network_hash) == 32 and "203.0.113" not in row.network_hash
+
+
 def test_flush_waits_for_the_background_pass_in_progress(app, client, auth, users, live_post, monkeypatch):
     """A flush that finds the flusher thread mid-pass returns only once those clicks are committed."""
     from app.content import clicks as click_module
@@ -366,6 +430,7 @@ def test_a_worker_killed_with_sigkill_loses_no_answered_click(app, client, auth,
     import urllib.error
     import urllib.request
 
+    app.config["CLICK_VISITORS_PER_NETWORK"] = 0  # forty visitors from one test address must all count
     auth.login(users["employee"])
     code = code_of(share(client, live_post, "linkedin")["link"])
     port = free_port()

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import hmac
+import ipaddress
 import json
 import logging
 import os
@@ -31,7 +32,7 @@ from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from app import events, rawsql
-from app.content.models import Click, Post, TrackedLink, UniqueVisit, VisitorSalt
+from app.content.models import Click, NetworkVisit, Post, TrackedLink, UniqueVisit, VisitorSalt
 from app.database import read_intent
 from app.extensions import db
 
@@ -97,9 +98,31 @@ def visitor_hash(salt: bytes, ip: str, user_agent: str) -> str:
     return hmac.new(salt, f"{ip}|{user_agent}".encode(), hashlib.sha256).hexdigest()[:32]
 
 
+def _network_of(ip: str) -> str:
+    """The address an office behind NAT shares: the IPv4 address itself, or the IPv6 /64 (one site's prefix)."""
+    if ":" not in ip:
+        return ip  # IPv4 (the common case, without parsing on the redirect's path)
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        return ip
+    if address.version == 6 and address.ipv4_mapped is None:
+        return str(ipaddress.ip_network(f"{address}/64", strict=False))
+    return str(address.ipv4_mapped or address)
+
+
+def network_hash(salt: bytes, ip: str) -> str:
+    """A keyed hash of the visitor's network address (see ``_network_of``), unlinkable across days like the visitor's."""
+    return hmac.new(salt, f"net|{_network_of(ip)}".encode(), hashlib.sha256).hexdigest()[:32]
+
+
 def forget_old_salts(keep_days: int = 2) -> int:
-    """Delete salts older than ``keep_days``: yesterday's hashes can then never be recomputed."""
+    """Delete salts older than ``keep_days``: yesterday's hashes can then never be recomputed.
+
+    The per-network visitor counts of those days go too: they are only needed while the day's clicks arrive.
+    """
     cutoff = datetime.now(UTC).date() - timedelta(days=keep_days)
+    db.session.execute(delete(NetworkVisit).where(NetworkVisit.day < cutoff))
     return db.session.execute(delete(VisitorSalt).where(VisitorSalt.day < cutoff)).rowcount
 
 
@@ -235,6 +258,8 @@ def ingest_records(records: list[dict]) -> int:
             "visitor_hash": r["vh"], "is_bot": r["bot"], "is_self": r["self"], "is_unique": False,
         })  # fmt: skip
     winners = _first_visits(candidates)
+    if winners:
+        winners = _cap_per_network(fresh, winners, current_app.config.get("CLICK_VISITORS_PER_NETWORK", 5))
     link_clicks: dict[int, int] = {}
     post_clicks: dict[int, int] = {}
     for row in rows:
@@ -270,6 +295,45 @@ def _first_visits(candidates: dict[tuple, str]) -> set[str]:
         for link_id, day, vh in db.session.execute(stmt):
             winners.add(candidates[(link_id, day, vh)])
     return winners
+
+
+def _cap_per_network(records: list[dict], winners: set[str], cap: int) -> set[str]:
+    """Keep at most ``cap`` point-earning visitors per (link, day, network address); return the kept uids.
+
+    A visitor is a hash of address and user agent, so one machine rotating user agents
+    looked like many visitors (35 user agents from one address earned a whole daily cap).
+    Offices share an address behind NAT, so a few colleagues still count. Counts live in
+    ``network_visit`` and grow with one upsert per batch (``visitors + n RETURNING``), so
+    concurrent ingesters on several hosts agree. A visit over the cap is recorded as a
+    plain click: not unique, no points. ``cap`` 0 turns the limit off.
+    """
+    if cap <= 0:
+        return winners
+    groups: dict[tuple, list[str]] = {}
+    for r in records:  # spool order: the first visitors of a network keep their click
+        if r["uid"] in winners and r.get("nh"):
+            day = datetime.fromtimestamp(r["ts"], UTC).date()
+            groups.setdefault((r["link"], day, r["nh"]), []).append(r["uid"])
+    if not groups:
+        return winners
+    kept = set(winners)
+    dialect_insert = rawsql.dialect_insert(db.session.get_bind().dialect)
+    table = NetworkVisit.__table__
+    keys = list(groups)
+    for start in range(0, len(keys), 300):
+        stmt = dialect_insert(table).values(
+            [{"link_id": k[0], "day": k[1], "network_hash": k[2], "visitors": len(groups[k])}
+             for k in keys[start : start + 300]]
+        )  # fmt: skip
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[table.c.link_id, table.c.day, table.c.network_hash],
+            set_={"visitors": table.c.visitors + stmt.excluded.visitors},
+        ).returning(table.c.link_id, table.c.day, table.c.network_hash, table.c.visitors)
+        for link_id, day, nh, total in db.session.execute(stmt):
+            uids = groups[(link_id, day, nh)]
+            allowed = max(0, cap - (total - len(uids)))
+            kept.difference_update(uids[allowed:])
+    return kept
 
 
 def _add_clicks(table, counts: dict[int, int]) -> None:

@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import bindparam, event, select
 
 from app import rawsql
-from app.content.clicks import Flusher, Spool, is_bot, salts, visitor_hash
+from app.content.clicks import Flusher, Spool, is_bot, network_hash, salts, visitor_hash
 from app.content.models import Campaign, Post, TrackedLink
 from app.content.sharing import utm_target
 from app.extensions import db
@@ -191,6 +191,7 @@ class RedirectMiddleware:
         ip = environ.get("REMOTE_ADDR", "")
         token = _cookie(environ, SHARER_COOKIE)
         referrer = environ.get("HTTP_REFERER", "")
+        salt = salts.salt_for(day, self.engine)
         self.spool.append(
             {
                 "ts": now,
@@ -199,7 +200,8 @@ class RedirectMiddleware:
                 "sharer": entry.sharer_id,
                 "net": entry.network,
                 "ref": (urlsplit(referrer).hostname or "") if referrer else "",
-                "vh": visitor_hash(salts.salt_for(day, self.engine), ip, ua),
+                "vh": visitor_hash(salt, ip, ua),
+                "nh": network_hash(salt, ip),
                 "bot": is_bot(ua),
                 "self": bool(token) and hmac.compare_digest(token, sharer_token(self.secret, entry.sharer_id)),
             }
