@@ -232,7 +232,7 @@ def test_clicks_are_attributed_unique_once_per_visitor_per_day(app, client, auth
 
 
 def _browser_ua(n: int) -> str:
-    return f"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/{100 + n}.0 Safari/537.36"
+    return f"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/{100 + n}.0"
 
 
 def _points_of(app, user_id) -> int:

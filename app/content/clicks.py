@@ -112,7 +112,7 @@ def _network_of(ip: str) -> str:
 
 
 def network_hash(salt: bytes, ip: str) -> str:
-    """A keyed hash of the visitor's network address (see ``_network_of``), unlinkable across days like the visitor's."""
+    """A keyed hash of the visitor's network (see ``_network_of``): unlinkable across days, like the visitor hash."""
     return hmac.new(salt, f"net|{_network_of(ip)}".encode(), hashlib.sha256).hexdigest()[:32]
 
 
