@@ -11,7 +11,8 @@ from flask_login import current_user
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from app.config import load_config, production_problems
+from app import inputs
+from app.config import KNOWN_ENVS, create_private_file, load_config, production_problems, sqlite_path
 from app.extensions import babel, csrf, db, htmx, limiter, login_manager, migrate
 
 log = logging.getLogger("herald")
@@ -24,6 +25,13 @@ class InsecureConfiguration(RuntimeError):
 def create_app(config: dict | None = None) -> Flask:
     """Build a Herald app. ``config`` overrides settings read from ``HERALD_*`` variables."""
     settings = load_config(config)
+    if settings["HERALD_ENV"] not in KNOWN_ENVS:
+        raise InsecureConfiguration(
+            f"HERALD_ENV must be one of {', '.join(KNOWN_ENVS)} (got {settings['HERALD_ENV']!r}); Herald will not guess"
+        )
+    database = sqlite_path(settings["SQLALCHEMY_DATABASE_URI"])
+    if database is not None:
+        create_private_file(database)  # before SQLite creates it with the umask's mode
     app = Flask(
         __name__,
         instance_path=settings["INSTANCE_PATH"],
@@ -33,6 +41,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.config.update(settings)
     # "//" in a path is a 404, not a redirect to a merged path (no surprises near /r/ links).
     app.url_map.merge_slashes = False
+    inputs.install(app)  # before any route: the bounded <int:...> converter, control characters stripped
     if app.config["HERALD_ENV"] == "production":
         problems = production_problems(app.config)
         if problems:
@@ -226,16 +235,17 @@ def _install_cached_url_for(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    """Mount the core's blueprints, then the rewards and surveys packages."""
+    """Mount the core's blueprints, then the rewards and surveys packages, then privacy (which reads them all)."""
     from app.accounts import bp as accounts_bp
     from app.admin import bp as admin_bp
     from app.content import bp as content_bp
     from app.gamification import bp as gamification_bp
     from app.main import bp as main_bp
+    from app.privacy import bp as privacy_bp
     from rewards import bp as rewards_bp
     from surveys import bp as surveys_bp
 
-    for bp in (main_bp, accounts_bp, admin_bp, content_bp, gamification_bp, rewards_bp, surveys_bp):
+    for bp in (main_bp, accounts_bp, admin_bp, content_bp, gamification_bp, rewards_bp, surveys_bp, privacy_bp):
         app.register_blueprint(bp)
 
 

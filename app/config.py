@@ -8,6 +8,7 @@ same session key and a second web host can be given the same file or variable.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import stat
@@ -15,6 +16,8 @@ from datetime import timedelta
 from pathlib import Path
 
 ENV_PREFIX = "HERALD_"
+# The only modes: anything else (a typo, "Production") refuses to start rather than run as development.
+KNOWN_ENVS = ("development", "production")
 
 
 def env(name: str, default: str | None = None) -> str | None:
@@ -63,12 +66,47 @@ def secret_file_is_private(path: Path) -> bool:
     return not (path.stat().st_mode & (stat.S_IRWXG | stat.S_IRWXO))
 
 
+def create_private_file(path: Path) -> None:
+    """Create ``path`` empty with mode 0600 unless it exists (a database SQLite then opens, keeping the mode).
+
+    SQLite creates a new database with the process umask (usually 0644) and gives its
+    -wal and -shm files the database's mode, so creating the file first keeps all three private.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+
+
+def sqlite_path(uri: str) -> Path | None:
+    """The file of a ``sqlite:///`` database URL (None for PostgreSQL or an in-memory database)."""
+    if not uri.startswith("sqlite:///") or uri in ("sqlite:///", "sqlite:///:memory:"):
+        return None
+    return Path(uri[len("sqlite:///") :].split("?", 1)[0])
+
+
+def exposed_files(cfg: dict) -> list[Path]:
+    """Files other users can read that must be private: everything directly in the instance folder.
+
+    The instance folder holds the secrets (session key, gift-card key and any key added
+    later), the SQLite database with its WAL, the task queue and the rate-limit counters;
+    the rule covers them all by place rather than by a list that a new key could miss.
+    A SQLite database configured outside the instance folder is checked too.
+    """
+    folder = Path(cfg["INSTANCE_PATH"])
+    candidates = [p for p in folder.iterdir() if p.is_file()] if folder.is_dir() else []
+    database = sqlite_path(cfg.get("SQLALCHEMY_DATABASE_URI", ""))
+    if database is not None and database.parent != folder:
+        candidates += [p for p in (database, Path(f"{database}-wal"), Path(f"{database}-shm")) if p.is_file()]
+    return sorted(p for p in candidates if not secret_file_is_private(p))
+
+
 def load_config(overrides: dict | None = None) -> dict:
     """Build the Flask config dict from the environment, then apply ``overrides``."""
     folder = instance_path()
-    production = env("ENV", "development") == "production"
+    mode = env("ENV", "development")
+    production = mode == "production"
     cfg: dict = {
-        "HERALD_ENV": "production" if production else "development",
+        "HERALD_ENV": mode,
         "INSTANCE_PATH": str(folder),
         "SECRET_KEY": env("SECRET_KEY"),
         "BASE_URL": env("BASE_URL", "http://127.0.0.1:5000"),
@@ -148,9 +186,7 @@ def production_problems(cfg: dict) -> list[str]:
         problems.append("debug mode is on; unset FLASK_DEBUG")
     if len(cfg.get("SECRET_KEY") or "") < 32:
         problems.append("HERALD_SECRET_KEY must be at least 32 characters")
-    key_file = cfg.get("SECRET_KEY_FILE")
-    if key_file and not secret_file_is_private(Path(key_file)):
-        problems.append(f"{key_file} is readable by other users; chmod 600 it")
+    problems += [f"{path} is readable by other users; chmod 600 it" for path in exposed_files(cfg)]
     if not str(cfg.get("BASE_URL", "")).startswith("https://"):
         problems.append("HERALD_BASE_URL must be an https:// address (links in e-mails, secure cookies)")
     if cfg.get("MAIL_BACKEND") not in {"smtp"}:

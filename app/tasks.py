@@ -15,7 +15,7 @@ import threading
 from flask import current_app, has_app_context
 from huey import RedisHuey, SqliteHuey
 
-from app.config import env, env_bool, instance_path
+from app.config import create_private_file, env, env_bool, instance_path
 
 
 def _make_huey():
@@ -24,7 +24,7 @@ def _make_huey():
     if redis_url:
         return RedisHuey("herald", url=redis_url, immediate=immediate)
     folder = instance_path()
-    folder.mkdir(parents=True, exist_ok=True)
+    create_private_file(folder / "tasks.db")
     return SqliteHuey("herald", filename=str(folder / "tasks.db"), immediate=immediate)
 
 

@@ -82,3 +82,57 @@ def test_production_with_safe_settings_starts_with_secure_cookies(tmp_path, monk
     assert app.config["SESSION_COOKIE_HTTPONLY"] and app.config["SESSION_COOKIE_SAMESITE"] == "Lax"
     response = app.test_client().get("/login")
     assert "max-age=31536000" in response.headers["Strict-Transport-Security"]
+
+
+@pytest.mark.parametrize("value", ["Production", "prod", "staging", "PRODUCTION "])
+def test_an_unknown_mode_refuses_to_start_instead_of_running_as_development(tmp_path, monkeypatch, value):
+    monkeypatch.setenv("HERALD_INSTANCE_PATH", str(tmp_path))
+    monkeypatch.setenv("HERALD_ENV", value)
+    with pytest.raises(InsecureConfiguration, match="HERALD_ENV must be one of development, production"):
+        create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'x.db'}"})
+
+
+def test_instance_files_are_created_private(tmp_path, monkeypatch):
+    """The database (and its WAL), the rate-limit counters and the gift-card key: mode 0600 from the start."""
+    from sqlalchemy import text
+
+    from app.extensions import db, limiter
+    from rewards import services as reward_services
+
+    folder = tmp_path / "inst"
+    monkeypatch.setenv("HERALD_INSTANCE_PATH", str(folder))
+    monkeypatch.delenv("HERALD_SECRET_KEY", raising=False)
+    monkeypatch.delenv("HERALD_GIFTCARD_KEY", raising=False)
+    saved = (limiter._storage, limiter._limiter)
+    try:
+        app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{folder / 'herald.db'}", "RATELIMIT_ENABLED": True})
+        with app.app_context():
+            with db.engine.begin() as conn:
+                conn.execute(text("CREATE TABLE t (x INTEGER)"))
+                conn.execute(text("INSERT INTO t VALUES (1)"))
+            reward_services.code_hash("ANY-CODE")  # creates instance/giftcard_key on first use
+            limiter._storage.incr("probe", 60)  # creates instance/ratelimits.db
+            names = {p.name: stat.S_IMODE(p.stat().st_mode) for p in folder.iterdir() if p.is_file()}
+            db.engine.dispose()
+    finally:
+        limiter._storage, limiter._limiter = saved
+        limiter.enabled = False
+    for name in ("herald.db", "herald.db-wal", "secret_key", "giftcard_key", "ratelimits.db"):
+        assert names.get(name) == 0o600, (name, names)
+
+
+@pytest.mark.parametrize("name", ["giftcard_key", "herald.db", "vapid_private_key.pem"])
+def test_production_refuses_any_instance_file_others_can_read(tmp_path, monkeypatch, name):
+    monkeypatch.setenv("HERALD_INSTANCE_PATH", str(tmp_path))
+    for env_name, value in SAFE_PRODUCTION.items():
+        monkeypatch.setenv(f"HERALD_{env_name}" if env_name != "HERALD_ENV" else env_name, str(value))
+    monkeypatch.delenv("HERALD_SESSION_COOKIE_SECURE", raising=False)
+    database = f"sqlite:///{tmp_path / 'herald.db'}"
+    create_app({"SQLALCHEMY_DATABASE_URI": database})  # starts: everything it created is private
+    path = tmp_path / name
+    path.touch()
+    os.chmod(path, 0o644)
+    with pytest.raises(InsecureConfiguration, match=f"{name} is readable by other users; chmod 600 it"):
+        create_app({"SQLALCHEMY_DATABASE_URI": database})
+    os.chmod(path, 0o600)
+    create_app({"SQLALCHEMY_DATABASE_URI": database})
