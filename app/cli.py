@@ -1,4 +1,4 @@
-"""``flask --app wsgi <command>``: seed-demo, create-user, import-users, serve."""
+"""``flask --app wsgi <command>``: seed-demo, create-user, import-users, serve, backup, restore."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from flask import current_app
 from flask.cli import with_appcontext
 from sqlalchemy import func, select
 
+from app.backup import backup, restore
 from app.database import write_intent
 from app.extensions import db
 
@@ -271,4 +272,4 @@ def ingest_clicks(interval: float, niceness: int):
     flusher.flush()
 
 
-commands = [seed_demo, create_user, import_users, serve, ingest_clicks]
+commands = [seed_demo, create_user, import_users, serve, ingest_clicks, backup, restore]
