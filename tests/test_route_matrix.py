@@ -95,6 +95,9 @@ ACCESS = {
     "rewards.admin_export": ADMIN,
     "surveys.inbox": LOGIN,
     "surveys.hr_home": HR,
+    "privacy.my_data": LOGIN,
+    "privacy.admin_export": ADMIN,
+    "privacy.admin_erase": ADMIN,
 }
 
 ROLES_OF = {"employee": {"employee"}, "admin": {"employee", "admin"}, "hr": {"employee", "hr"}}

@@ -45,6 +45,8 @@ class User(UserMixin, db.Model):
     activated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     deactivated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Set when an admin erased the person's data (app.privacy): the account stays, as "Former employee".
+    erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     department: Mapped[Department | None] = relationship(lazy="joined")
     location: Mapped[Location | None] = relationship(lazy="joined")

@@ -264,7 +264,12 @@ def deactivate(user: User, actor: User) -> None:
 
 
 def reactivate(user: User, actor: User) -> None:
-    """Let a deactivated account sign in again (invited again if it never activated)."""
+    """Let a deactivated account sign in again (invited again if it never activated).
+
+    An erased account (app.privacy) stays deactivated: it belongs to nobody any more.
+    """
+    if user.erased_at is not None:
+        raise AccountError(_("This person’s data is erased; the account cannot be used again."))
     user.status = "active" if user.activated_at else "invited"
     user.deactivated_at = None
     audit.record("user.reactivate", actor, user)

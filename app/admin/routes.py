@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from flask import Response, abort, flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import func, or_, select
 from wtforms import SelectChoice
 
-from app import audit
+from app import audit, exports
 from app.accounts import services as accounts
 from app.accounts.models import STATUSES, User, UserRole
 from app.admin import bp
@@ -185,9 +185,13 @@ def reactivate_user(user_id: int):
     """Let a deactivated person sign in again."""
     user = get_or_404(User, user_id)
     if ConfirmForm().validate_on_submit() and user.status == "deactivated":
-        accounts.reactivate(user, current_user)
-        db.session.commit()
-        flash(_("%(name)s can sign in again.", name=user.display_name), "success")
+        try:
+            accounts.reactivate(user, current_user)
+        except accounts.AccountError as exc:
+            flash(str(exc), "error")
+        else:
+            db.session.commit()
+            flash(_("%(name)s can sign in again.", name=user.display_name), "success")
     return redirect(url_for("admin.edit_user", user_id=user.id))
 
 
@@ -238,15 +242,13 @@ def import_users():
 @admin_required
 def import_template():
     """A sample CSV with the expected columns."""
-    body = (
-        "email,name,department,location,roles,timezone\n"
-        "ada@example.com,Ada Lovelace,Engineering,Warsaw,employee,Europe/Warsaw\n"
-        "grace@example.com,Grace Hopper,Marketing,New York,employee;admin,America/New_York\n"
-    )
-    return Response(
-        body,
-        mimetype="text/csv",
-        headers={"Content-Disposition": "attachment; filename=herald-employees.csv"},
+    return exports.csv_response(
+        "herald-employees.csv",
+        ["email", "name", "department", "location", "roles", "timezone"],
+        [
+            ["ada@example.com", "Ada Lovelace", "Engineering", "Warsaw", "employee", "Europe/Warsaw"],
+            ["grace@example.com", "Grace Hopper", "Marketing", "New York", "employee;admin", "America/New_York"],
+        ],
     )
 
 
