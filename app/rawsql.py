@@ -25,6 +25,20 @@ from typing import Any
 from sqlalchemy.engine import Connection, Dialect
 
 
+def bind_processor(type_, dialect: Dialect):
+    """What the dialect does to a Python value of ``type_`` before the driver sees it (None: nothing).
+
+    The public route to the processor SQLAlchemy itself uses: the type's dialect
+    implementation (a TypeDecorator's ``process_bind_param`` included).
+    """
+    return type_.dialect_impl(dialect).bind_processor(dialect)
+
+
+def result_processor(type_, dialect: Dialect):
+    """What the dialect does to a driver value of ``type_`` to make the Python value (None: nothing)."""
+    return type_.dialect_impl(dialect).result_processor(dialect, None)
+
+
 @dataclass(frozen=True, slots=True)
 class _Compiled:
     sql: str
@@ -47,10 +61,11 @@ class Prepared:
         found = self._by_dialect.get(dialect.name)
         if found is None:
             compiled = self.statement.compile(dialect=dialect)
-            literal = compiled.construct_params(_check=False)
-            processors = compiled._bind_processors  # the compiler's own choice per bind (no public accessor)
-            names = compiled.positiontup if compiled.positional else list(literal)
-            binds = tuple((name, processors.get(name), literal.get(name)) for name in names)
+            literal = {name: bind.effective_value for name, bind in compiled.binds.items()}
+            names = compiled.positiontup if compiled.positional else list(compiled.binds)
+            binds = tuple(
+                (name, bind_processor(compiled.binds[name].type, dialect), literal.get(name)) for name in names
+            )
             required = frozenset(name for name, bind in compiled.binds.items() if bind.required)
             found = _Compiled(compiled.string, bool(compiled.positional), binds, required)
             self._by_dialect[dialect.name] = found

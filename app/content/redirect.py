@@ -22,6 +22,7 @@ from typing import NamedTuple
 from urllib.parse import urlsplit
 
 from sqlalchemy import bindparam, event, select
+from werkzeug.http import parse_cookie
 
 from app import rawsql
 from app.content.clicks import Flusher, Spool, is_bot, network_hash, salts, visitor_hash
@@ -70,14 +71,11 @@ def sharer_token(secret: str, user_id: int) -> str:
 
 
 def _cookie(environ, name: str) -> str:
+    """The value of cookie ``name`` (Werkzeug's parser; skipped when the header cannot hold it)."""
     raw = environ.get("HTTP_COOKIE", "")
-    if name not in raw:
+    if name not in raw:  # most visitors of a shared link carry no Herald cookie at all
         return ""
-    for part in raw.split(";"):
-        key, _, value = part.strip().partition("=")
-        if key == name:
-            return value
-    return ""
+    return parse_cookie(raw).get(name, "")
 
 
 class RedirectMiddleware:
