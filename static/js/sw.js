@@ -4,6 +4,8 @@ const SHELL_CACHE = `herald-shell-${VERSION}`;
 const PAGE_CACHE = `herald-pages-${VERSION}`;
 const PRECACHE = __PRECACHE__;
 const OFFLINE_URL = "/offline";
+// Pages kept for offline use: the last visited ones (a phone has little room, and old pages go stale).
+const PAGE_CACHE_MAX = 25;
 
 self.addEventListener("install", (event) => {
   event.waitUntil(
@@ -21,6 +23,15 @@ self.addEventListener("activate", (event) => {
       .then(() => self.clients.claim())
   );
 });
+
+// Keep the page cache to its newest PAGE_CACHE_MAX entries (keys() lists them oldest first).
+async function rememberPage(request, response) {
+  const cache = await caches.open(PAGE_CACHE);
+  await cache.delete(request);  // a page visited again moves to the end of the list
+  await cache.put(request, response);
+  const keys = await cache.keys();
+  await Promise.all(keys.slice(0, Math.max(0, keys.length - PAGE_CACHE_MAX)).map((key) => cache.delete(key)));
+}
 
 function isCacheablePage(request, response) {
   return response.ok && response.type === "basic" && !request.headers.get("HX-Request")
@@ -41,8 +52,7 @@ self.addEventListener("fetch", (event) => {
       fetch(request)
         .then((response) => {
           if (isCacheablePage(request, response)) {
-            const copy = response.clone();
-            caches.open(PAGE_CACHE).then((cache) => cache.put(request, copy));
+            event.waitUntil(rememberPage(request, response.clone()));
           }
           return response;
         })
@@ -63,11 +73,5 @@ self.addEventListener("fetch", (event) => {
         return response;
       }))
     );
-  }
-});
-
-self.addEventListener("message", (event) => {
-  if (event.data === "clear-pages") {
-    event.waitUntil(caches.delete(PAGE_CACHE));
   }
 });

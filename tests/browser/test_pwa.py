@@ -60,3 +60,21 @@ def test_offline_pages_come_from_the_service_worker(page, context, live_server, 
     context.set_offline(False)
     page.reload()
     expect(page.get_by_role("heading", level=1)).to_have_text("Leaderboard")
+
+
+def test_the_offline_page_cache_keeps_only_the_newest_pages(page, context, live_server, factory, console):
+    factory.user("erin@example.com", "Erin Employee", password="long-enough-pass")
+    sign_in(page, live_server, "erin@example.com")
+    page.goto(live_server.url + "/feed")
+    wait_for_service_worker(page)
+    for n in range(30):
+        page.goto(f"{live_server.url}/feed?visit={n}")
+    page_urls = (
+        "async () => (await (await caches.open((await caches.keys()).find((k) => k.startsWith('herald-pages-'))))"
+        ".keys()).map((r) => r.url)"
+    )
+    wait_until(page, f"async () => (await ({page_urls})()).includes('{live_server.url}/feed?visit=29')")
+    urls = page.evaluate(page_urls)
+    assert len(urls) == 25
+    assert f"{live_server.url}/feed?visit=29" in urls and f"{live_server.url}/feed?visit=0" not in urls
+    assert console.csp_violations() == []
