@@ -133,6 +133,18 @@ def test_csv_export_keeps_numbers_and_neutralises_only_text():
     assert rows == [{"a": "'-cmd", "b": "-7"}, {"a": "ok", "b": ""}]
 
 
+def test_the_import_template_comes_from_the_export_writer_and_imports_as_is(app, client, auth, users):
+    auth.login(users["admin"])
+    response = client.get("/admin/users/import/template.csv")
+    assert response.mimetype == "text/csv" and "herald-employees.csv" in response.headers["Content-Disposition"]
+    assert [row["email"] for row in read_csv(response.data)] == ["ada@example.com", "grace@example.com"]
+    upload = {"file": (io.BytesIO(response.data), "herald-employees.csv")}
+    assert client.post("/admin/users/import", data=upload, content_type="multipart/form-data").status_code == 200
+    with app.app_context():
+        grace = db.session.scalar(select(User).where(User.email == "grace@example.com"))
+        assert grace.display_name == "Grace Hopper" and grace.roles == {"employee", "admin"}
+
+
 # --- item 7: a person's data -----------------------------------------------------------------------------------
 
 
