@@ -36,6 +36,7 @@ from app.extensions import db
 from app.gamification import badges, ledger
 from app.gamification.models import ProgramSetting
 from app.gamification.periods import local_date
+from app.inputs import whole_number
 from app.timeutil import utcnow
 from rewards.models import Kudos, KudosAllowance, KudosPair
 
@@ -191,7 +192,7 @@ def parse_points(text: str | None) -> int:
     if not text:
         return 0
     try:
-        return int(text)
+        return whole_number(text)
     except ValueError:
         raise KudosError(_("Points must be a whole number."), field="points")
 

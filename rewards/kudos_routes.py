@@ -9,6 +9,7 @@ from flask_login import current_user
 
 from app.extensions import db
 from app.forms import ConfirmForm
+from app.inputs import arg_int, whole_number
 from app.security import login_required, roles_required
 from rewards import bp, kudos
 
@@ -56,7 +57,7 @@ def kudos_wall():
             db.session.commit()
             flash(_sent_message(result), "success")
             return redirect(url_for("rewards.kudos_wall"))
-    before = request.args.get("before", type=int)
+    before = arg_int("before")
     items, next_before = kudos.wall(before)
     if request.headers.get("HX-Request") and before:
         return render_template("rewards/kudos_wall.html", items=items, next_before=next_before)
@@ -112,7 +113,7 @@ def admin_kudos():
 
 def _form_int(name: str) -> int | None:
     try:
-        return int(request.form.get(name, ""))
+        return whole_number(request.form.get(name, ""))
     except ValueError:
         return None
 

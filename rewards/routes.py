@@ -11,7 +11,8 @@ from sqlalchemy import select
 
 from app import audit
 from app.extensions import db
-from app.forms import ConfirmForm
+from app.forms import ConfirmForm, parse_local_datetime
+from app.inputs import arg_int, form_ids, whole_number
 from app.media import ImageError, delete_media, save_resized_image
 from app.org.models import Department, Location
 from app.security import login_required, roles_required
@@ -19,6 +20,7 @@ from rewards import bp, services
 from rewards.models import REDEMPTION_STATUSES, REWARD_KINDS, Redemption, Reward, RewardVariant
 
 admin_required = roles_required("admin")
+MAX_REWARD_NUMBER = 1_000_000  # costs, stock, limits: far beyond real use, well inside the INTEGER columns
 
 
 def _reward_or_404(reward_id: int) -> Reward:
@@ -62,6 +64,16 @@ def reward(reward_id: int):
     )  # fmt: skip
 
 
+def _pickup_location() -> int | None:
+    """The chosen pickup location's id (None when shipping); RewardError when it is not a location."""
+    if request.form.get("delivery") != "pickup":
+        return None
+    location_id = request.form.get("pickup_location_id", type=whole_number)
+    if location_id is None or db.session.get(Location, location_id) is None:
+        raise services.RewardError(_("Choose a pickup location."))
+    return location_id
+
+
 @bp.route("/rewards/<int:reward_id>/redeem", methods=["POST"])
 @login_required
 def redeem(reward_id: int):
@@ -70,11 +82,10 @@ def redeem(reward_id: int):
     if not ConfirmForm().validate_on_submit():
         abort(400)
     form = request.form
-    pickup = form.get("delivery") == "pickup" and form.get("pickup_location_id", type=int) or None
     try:
         redemption, created = services.redeem(
-            current_user, item, form.get("key", ""), variant_id=form.get("variant_id", type=int),
-            address={f: form.get(f, "") for f in services.ADDRESS_FIELDS}, pickup_location_id=pickup,
+            current_user, item, form.get("key", ""), variant_id=form.get("variant_id", type=whole_number),
+            address={f: form.get(f, "") for f in services.ADDRESS_FIELDS}, pickup_location_id=_pickup_location(),
         )  # fmt: skip
     except services.RewardError as exc:
         db.session.rollback()
@@ -154,11 +165,11 @@ def _parse_variants(text: str) -> list[tuple[str, int]]:
         if not label.strip():
             label, stock = line, "0"
         try:
-            count = int(stock.strip())
+            count = whole_number(stock)
         except ValueError:
             raise services.RewardError(_("Write each variant as “label: stock”, for example “M / Navy: 10”."))
-        if count < 0:
-            raise services.RewardError(_("Stock cannot be negative."))
+        if not 0 <= count <= MAX_REWARD_NUMBER:
+            raise services.RewardError(_("Stock must be from 0 to 1,000,000."))
         out.append((label.strip()[:80], count))
     return out
 
@@ -168,27 +179,19 @@ def _optional_int(name: str) -> int | None:
     if not value:
         return None
     try:
-        number = int(value)
+        return whole_number(value, 0, MAX_REWARD_NUMBER)
     except ValueError:
-        raise services.RewardError(_("Use whole numbers for costs, limits and quantities."))
-    if number < 0:
-        raise services.RewardError(_("Use whole numbers for costs, limits and quantities."))
-    return number
+        raise services.RewardError(_("Use whole numbers from 0 to 1,000,000 for costs, limits and quantities."))
 
 
 def _local_datetime(name: str):
     """A ``datetime-local`` field typed in the admin's time zone, as aware UTC (None when empty)."""
-    from datetime import datetime
-
     from app.content.forms import to_utc
 
-    value = request.form.get(name, "").strip()
-    if not value:
-        return None
     try:
-        return to_utc(datetime.fromisoformat(value), current_user.timezone)
+        return to_utc(parse_local_datetime(request.form.get(name, "")), current_user.timezone)
     except ValueError:
-        raise services.RewardError(_("Enter dates as shown in the date picker."))
+        raise services.RewardError(_("Enter dates between the years 2000 and 2100, as shown in the date picker."))
 
 
 def _save_reward(item: Reward) -> None:
@@ -230,8 +233,9 @@ def _save_reward(item: Reward) -> None:
         item.variants = []
     from rewards.models import RewardDepartment, RewardLocation
 
-    depts = [int(i) for i in form.getlist("department_ids") if i.isdigit()]
-    locs = [int(i) for i in form.getlist("location_ids") if i.isdigit()]
+    # Only ids that exist: an unknown one would break the foreign key at commit.
+    depts = db.session.scalars(select(Department.id).where(Department.id.in_(form_ids("department_ids")))).all()
+    locs = db.session.scalars(select(Location.id).where(Location.id.in_(form_ids("location_ids")))).all()
     item.departments = [RewardDepartment(department_id=i) for i in depts]
     item.locations = [RewardLocation(location_id=i) for i in locs]
     item.audience_all = not (depts or locs)
@@ -333,10 +337,10 @@ def _queue_query():
     status = request.args.get("status", "requested")
     if status in REDEMPTION_STATUSES:
         query = query.where(Redemption.status == status)
-    reward_id = request.args.get("reward", type=int)
+    reward_id = arg_int("reward")
     if reward_id:
         query = query.where(Redemption.reward_id == reward_id)
-    location_id = request.args.get("location", type=int)
+    location_id = arg_int("location")
     if location_id:
         from app.accounts.models import User
 
@@ -355,7 +359,7 @@ def admin_queue():
         revealed=services.revealed_among([r.id for r in page.items]),
         rewards=db.session.scalars(select(Reward).order_by(Reward.title)).all(),
         locations=db.session.scalars(select(Location).order_by(Location.name)).all(),
-        reward_id=request.args.get("reward", type=int), location_id=request.args.get("location", type=int),
+        reward_id=arg_int("reward"), location_id=arg_int("location"),
     )  # fmt: skip
 
 
@@ -392,7 +396,7 @@ def admin_bulk_approve():
     """Approve every selected requested redemption."""
     if not ConfirmForm().validate_on_submit():
         abort(400)
-    ids = [int(i) for i in request.form.getlist("ids") if i.isdigit()]
+    ids = form_ids("ids")
     approved = 0
     for item in db.session.scalars(select(Redemption).where(Redemption.id.in_(ids))):
         approved += services.set_status(item, "approved", current_user)

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileAllowed, FileField
 from wtforms import BooleanField, PasswordField, SelectChoice, SelectField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length, Optional
 
 from app.accounts.services import MIN_PASSWORD_LENGTH
-from app.forms import email_field
+from app.forms import Form, email_field
 
 
-class LoginForm(FlaskForm):
+class LoginForm(Form):
     """E-mail and password."""
 
     email = email_field()
@@ -22,14 +21,14 @@ class LoginForm(FlaskForm):
     remember = BooleanField(_l("Keep me signed in on this device"), default=True)
 
 
-class MagicLinkForm(FlaskForm):
+class MagicLinkForm(Form):
     """Ask for a sign-in link by e-mail."""
 
     email = email_field()
     remember = BooleanField(_l("Keep me signed in on this device"), default=True)
 
 
-class ForgotPasswordForm(FlaskForm):
+class ForgotPasswordForm(Form):
     """Ask for a password-reset link."""
 
     email = email_field()
@@ -49,7 +48,7 @@ def _new_password(label):
     )
 
 
-class ResetPasswordForm(FlaskForm):
+class ResetPasswordForm(Form):
     """Choose a new password."""
 
     password = _new_password(_l("New password"))
@@ -60,7 +59,7 @@ class ResetPasswordForm(FlaskForm):
     )
 
 
-class AcceptInviteForm(FlaskForm):
+class AcceptInviteForm(Form):
     """Activate an invited account; the password is optional (magic links work without)."""
 
     display_name = StringField(_l("Your name"), validators=[DataRequired(), Length(max=120)])
@@ -78,7 +77,7 @@ class AcceptInviteForm(FlaskForm):
     )
 
 
-class ProfileForm(FlaskForm):
+class ProfileForm(Form):
     """What an employee may change about themselves."""
 
     display_name = StringField(_l("Name"), validators=[DataRequired(), Length(max=120)])

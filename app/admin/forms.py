@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileAllowed, FileField, FileRequired
 from wtforms import BooleanField, SelectChoice, SelectField, SelectMultipleField, StringField
 from wtforms.validators import DataRequired, Length
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from app.forms import email_field
+from app.forms import Form, email_field
 
 ROLE_CHOICES = [
     SelectChoice("employee", _l("Employee")),
@@ -25,7 +24,7 @@ class MultiCheckboxField(SelectMultipleField):
     option_widget = CheckboxInput()
 
 
-class UserForm(FlaskForm):
+class UserForm(Form):
     """Create or edit a person."""
 
     email = email_field()
@@ -42,14 +41,14 @@ class UserForm(FlaskForm):
     send_invite = BooleanField(_l("E-mail an invitation now"), default=True)
 
 
-class NameForm(FlaskForm):
+class NameForm(Form):
     """A department or location name."""
 
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=120)])
     timezone = StringField(_l("Time zone"), validators=[Length(max=64)], default="")
 
 
-class ImportForm(FlaskForm):
+class ImportForm(Form):
     """Upload an employee CSV."""
 
     file = FileField(

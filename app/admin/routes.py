@@ -15,6 +15,7 @@ from app.admin import bp
 from app.admin.forms import ImportForm, NameForm, UserForm
 from app.extensions import db
 from app.forms import ConfirmForm
+from app.inputs import arg_int
 from app.org import services as org
 from app.org.models import Department, Location
 from app.security import roles_required
@@ -60,7 +61,7 @@ def users():
     """Everyone, searchable and filterable, a page at a time."""
     q = request.args.get("q", "").strip()
     status = request.args.get("status", "")
-    department = request.args.get("department", type=int)
+    department = arg_int("department")
     role = request.args.get("role", "")
     query = select(User).order_by(User.display_name, User.id)
     if q:

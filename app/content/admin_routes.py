@@ -24,6 +24,7 @@ from app.content.models import (
 )
 from app.extensions import db
 from app.forms import ConfirmForm
+from app.inputs import arg_int
 from app.media import ImageError, delete_media, save_resized_image
 from app.org.models import Department, Location
 from app.security import roles_required
@@ -128,8 +129,8 @@ def admin_posts():
 @admin_required
 def admin_new_post():
     """Write a post (optionally from an employee suggestion or a feed item)."""
-    suggestion = db.session.get(Suggestion, request.values.get("suggestion", type=int) or 0)
-    item = db.session.get(FeedItem, request.values.get("item", type=int) or 0)
+    suggestion = db.session.get(Suggestion, arg_int("suggestion", 0, values=request.values))
+    item = db.session.get(FeedItem, arg_int("item", 0, values=request.values))
     form = PostForm()
     _choices(form)
     prefill_caption = ""

@@ -6,11 +6,9 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileAllowed, FileField
 from wtforms import (
     BooleanField,
-    DateTimeLocalField,
     IntegerField,
     RadioField,
     SelectChoice,
@@ -23,6 +21,7 @@ from wtforms import (
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from app.forms import Form, local_datetime_field
 from app.timeutil import utcnow
 
 CAPTION_SLOTS = 6
@@ -42,7 +41,7 @@ class MultiCheckboxField(SelectMultipleField):
     option_widget = CheckboxInput()
 
 
-class PostForm(FlaskForm):
+class PostForm(Form):
     """Create or edit a post; captions are parsed from ``caption-N-*`` fields (six slots)."""
 
     url = URLField(_l("Link to share"), validators=[DataRequired(), Length(max=2000)])
@@ -65,14 +64,14 @@ class PostForm(FlaskForm):
         ],
         default="draft",
     )
-    publish_at = DateTimeLocalField(_l("Publish at"), validators=[Optional()])
-    expire_at = DateTimeLocalField(_l("Expire at"), validators=[Optional()])
+    publish_at = local_datetime_field(_l("Publish at"))
+    expire_at = local_datetime_field(_l("Expire at"))
     pinned = BooleanField(_l("Pin to the top of the feed"))
     is_cta = BooleanField(_l("Call to action"))
-    cta_deadline = DateTimeLocalField(_l("Call-to-action deadline"), validators=[Optional()])
+    cta_deadline = local_datetime_field(_l("Call-to-action deadline"))
 
 
-class CampaignForm(FlaskForm):
+class CampaignForm(Form):
     """Create a campaign from a template."""
 
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=120)])
@@ -90,7 +89,7 @@ class CampaignForm(FlaskForm):
         _l("Goal"), choices=[SelectChoice("shares", _l("Shares")), SelectChoice("clicks", _l("Clicks"))]
     )
     goal_target = IntegerField(_l("Target"), validators=[Optional(), NumberRange(min=0, max=10_000_000)], default=0)
-    ends_at = DateTimeLocalField(_l("Ends"), validators=[Optional()])
+    ends_at = local_datetime_field(_l("Ends"))
 
 
 def to_utc(local: datetime | None, timezone: str) -> datetime | None:

@@ -20,6 +20,7 @@ from app.gamification.models import BadgeDefinition, PointBalance, Streak, UserB
 from app.rawsql import Prepared, RawCursor
 from app.timeutil import utcnow
 
+MAX_THRESHOLD = 1_000_000  # far beyond any real count; keeps the INTEGER column and the form honest
 CONDITIONS = {
     "shares": _l("Shares made"),
     "unique_clicks": _l("Unique clicks earned"),
@@ -239,8 +240,8 @@ def create_custom(name: str, description: str, condition: str, threshold: int) -
         raise ValueError(_("Give the badge a name."))
     if condition not in CONDITIONS:
         raise ValueError(_("Choose a condition."))
-    if threshold < 1:
-        raise ValueError(_("The threshold must be at least 1."))
+    if not 1 <= threshold <= MAX_THRESHOLD:
+        raise ValueError(_("The threshold must be at least 1 and at most 1,000,000."))
     code = "custom-" + (re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:30] or "badge")
     while db.session.scalar(select(BadgeDefinition.id).where(BadgeDefinition.code == code)):
         code += "-x"

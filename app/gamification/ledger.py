@@ -35,6 +35,9 @@ from app.gamification.rules import get_rules
 from app.rawsql import Prepared, RawCursor
 from app.timeutil import utcnow
 
+# One admin adjustment moves at most this many points either way (balances are INTEGER columns).
+MAX_ADJUSTMENT = 1_000_000
+
 
 class LedgerError(ValueError):
     """A user-facing problem with a points change (the message is translated)."""
@@ -294,6 +297,8 @@ def adjust(user: User, delta: int, note: str, actor: User, key: str) -> AwardRes
         raise LedgerError(_("Give a reason: it is shown to the employee and kept in the audit trail."))
     if delta == 0:
         raise LedgerError(_("Enter a number of points other than zero."))
+    if not -MAX_ADJUSTMENT <= delta <= MAX_ADJUSTMENT:
+        raise LedgerError(_("Enter a whole number of points from -1,000,000 to 1,000,000."))
     now = utcnow()
     try:
         with db.session.begin_nested():

@@ -19,6 +19,7 @@ from app.forms import ConfirmForm
 from app.gamification import badges, bp, leaderboard, ledger, rules, streaks
 from app.gamification.models import BadgeDefinition, PointEntry
 from app.gamification.periods import BOARD_PERIODS
+from app.inputs import whole_number
 from app.security import login_required, roles_required
 
 admin_required = roles_required("admin")
@@ -183,13 +184,7 @@ def balance():
 
 
 def _int(name: str, default: int, low: int = 0, high: int = 100_000) -> int:
-    try:
-        value = int(request.form.get(name, default))
-    except (TypeError, ValueError):
-        raise ValueError(name)
-    if not low <= value <= high:
-        raise ValueError(name)
-    return value
+    return whole_number(request.form.get(name, default), low, high)
 
 
 @bp.route("/admin/points", methods=["GET", "POST"])
@@ -242,11 +237,13 @@ def admin_adjust():
             abort(400)
         user = get_user_by_email(request.form.get("email", ""))
         try:
-            delta = int(request.form.get("delta", "0"))
+            delta = whole_number(request.form.get("delta", "0"), -ledger.MAX_ADJUSTMENT, ledger.MAX_ADJUSTMENT)
         except ValueError:
-            delta = 0
+            delta = None
         if user is None:
             error = _("Nobody in Herald has that e-mail address.")
+        elif delta is None:
+            error = _("Enter a whole number of points from -1,000,000 to 1,000,000.")
         else:
             key = request.form.get("key") or secrets.token_hex(8)
             try:
@@ -282,18 +279,19 @@ def admin_badges():
         if not ConfirmForm().validate_on_submit():
             abort(400)
         try:
-            threshold = int(request.form.get("threshold", "0") or 0)
+            threshold = whole_number(request.form.get("threshold") or "0")
+        except ValueError:
+            threshold = None
+        try:
+            if threshold is None:
+                raise ValueError(_("The threshold must be a whole number."))
             badge = badges.create_custom(
                 request.form.get("name", ""), request.form.get("description", ""),
                 request.form.get("condition", ""), threshold,
             )  # fmt: skip
         except ValueError as exc:
             db.session.rollback()
-            error = (
-                str(exc)
-                if str(exc) and not str(exc).startswith("invalid literal")
-                else _("The threshold must be a whole number.")
-            )
+            error = str(exc)
         else:
             audit.record("badge.create", current_user, badge)
             db.session.commit()

@@ -55,7 +55,9 @@ def feed():
     filter_name = request.args.get("filter", "all")
     if filter_name not in services.FEED_FILTERS:
         filter_name = "all"
-    page = max(request.args.get("page", 1, type=int), 1)
+    from app.inputs import arg_int
+
+    page = max(arg_int("page", 1), 1)
     posts, has_more = services.feed_page(current_user, filter_name, page)
     context = {
         "posts": posts,

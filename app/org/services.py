@@ -16,6 +16,7 @@ from app import audit, events
 from app.accounts import services as accounts
 from app.accounts.models import ROLES, User
 from app.extensions import db
+from app.inputs import strip_control
 from app.org.models import Department, Location
 
 REQUIRED_COLUMNS = ("email", "name", "department", "location", "roles")
@@ -128,6 +129,7 @@ def parse_employee_csv(data: bytes) -> tuple[list[ImportRow], list[tuple[int, st
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
         return [], [(0, _("The file is not UTF-8 text. Save it as “CSV UTF-8” and try again."))]
+    text = strip_control(text)  # like every form value: no NUL bytes or other control characters
     try:
         dialect = csv.Sniffer().sniff(text.split("\n", 1)[0], delimiters=",;\t")
     except csv.Error:
