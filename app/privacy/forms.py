@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import StringField
 from wtforms.validators import DataRequired, Length
 
+from app.forms import Form
 
-class EraseForm(FlaskForm):
+
+class EraseForm(Form):
     """Erasing cannot be undone: the admin types the person's e-mail address to confirm."""
 
     confirm_email = StringField(
