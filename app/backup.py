@@ -60,6 +60,9 @@ SQLITE_COMPANIONS = ("-wal", "-shm", "-journal")
 PRIVATE = 0o600
 CHUNK = 1024 * 1024
 MAX_MANIFEST_BYTES = 64 * 1024 * 1024
+# gzip's fastest level: a 104 MiB database packed to 25 MiB in 1.5 s of CPU, against 23 MiB in
+# 4.3 s at the default level 6, CPU the web workers want while a backup runs beside them.
+GZIP_LEVEL = 1
 
 
 def _fail(message: str) -> click.ClickException:
@@ -326,7 +329,7 @@ def write_backup(app, path: Path, echo=click.echo) -> Path:
         with (
             tempfile.TemporaryDirectory(prefix=".herald-backup-", dir=path.parent) as staging,
             os.fdopen(fd, "wb") as raw,
-            tarfile.open(fileobj=raw, mode="w:gz", compresslevel=6) as tar,
+            tarfile.open(fileobj=raw, mode="w:gz", compresslevel=GZIP_LEVEL) as tar,
         ):
 
             def add_file(name: str, source: Path, kind_: str) -> dict:
