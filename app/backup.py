@@ -386,8 +386,8 @@ def write_backup(app, path: Path, echo=click.echo) -> Path:
             }
             data = json.dumps(manifest, indent=2).encode()
             _tar_add(tar, MANIFEST, len(data), io.BytesIO(data))
-            raw.flush()
-            os.fsync(raw.fileno())
+        with partial.open("rb") as done:  # closed above, so gzip's last block is in it too
+            os.fsync(done.fileno())
         os.replace(partial, path)
     except BaseException:
         partial.unlink(missing_ok=True)
@@ -398,7 +398,7 @@ def write_backup(app, path: Path, echo=click.echo) -> Path:
     echo(f"  sha256    {_sha256_file(path)}")
     for variable in ("SECRET_KEY", "GIFTCARD_KEY"):
         if os.environ.get(f"HERALD_{variable}"):
-            echo(f"Note: HERALD_{variable} is set in the environment and is not in the archive; keep it with it.")
+            echo(f"Note: HERALD_{variable} is set in the environment, not in the archive: keep it beside it.")
     return path
 
 

@@ -334,9 +334,14 @@ def test_backup_under_load_restores_into_a_new_instance_that_signs_in_with_the_s
     assert manifest["spooled_clicks"] > 0  # clicks answered but not yet ingested travel in the archive
 
     target = instance("restored")
+    folder = Path(target.config["INSTANCE_PATH"])
+    # A key the operator put there before (not one Herald generated as it started) is kept, never lost.
+    (folder / "giftcard_key").write_text("an older key")
+    os.utime(folder / "giftcard_key", (time.time() - 86400 * 30,) * 2)
     result = target.test_cli_runner().invoke(args=["restore", str(archive)])
     assert result.exit_code == 0, result.output
-    folder = Path(target.config["INSTANCE_PATH"])
+    [kept] = folder.glob("pre-restore-*/giftcard_key")
+    assert kept.read_text() == "an older key" and not list(folder.glob("pre-restore-*/secret_key"))
     for name in ("secret_key", "giftcard_key", "vapid_private_key"):
         assert (folder / name).read_bytes() == (Path(source.config["INSTANCE_PATH"]) / name).read_bytes()
         assert stat.S_IMODE((folder / name).stat().st_mode) == 0o600
