@@ -441,6 +441,13 @@ def wrong_passwords(port: int, attempts: int, start: threading.Event, tally: Tal
 # --------------------------------------------------------------------------- draining and checking
 
 
+def redis_counters(client) -> tuple[int, list[int]]:
+    """Flask-Limiter's keys in our Redis db, and the counts of the attacking address's and the account's windows."""
+    keys = [k.decode() for k in client.scan_iter(match="LIMITS*", count=1000)]
+    attack = sorted(int(client.get(k) or 0) for k in keys if "203.0.113.66" in k or f"victim@{DOMAIN}" in k)
+    return len(keys), attack
+
+
 def spool_files(folders: list[Path]) -> int:
     """Spool files that still hold clicks (an empty active file is a worker waiting for clicks)."""
     waiting = 0
@@ -675,6 +682,8 @@ def main(argv=None) -> int:
         for thread in threads:
             thread.join()
         load_time, join_time = stopped - load_start, time.monotonic() - stopped
+        # Read now: a window's counters expire a minute after its first hit.
+        limiter_keys, attack_counts = redis_counters(redis_client)
 
         redirects = sum(n for key, n in tally.counts.items() if key[0] == "click" and key[2] == 302)
         drain_time, rows = drain(instance, folders, redirects, args.drain_timeout)
@@ -684,7 +693,6 @@ def main(argv=None) -> int:
         while huey.pending_count() and time.monotonic() < deadline:
             time.sleep(0.5)
         pending_tasks = huey.pending_count()
-        limiter_keys = sum(1 for _ in redis_client.scan_iter(match="LIMITS*", count=1000))
         stopping = time.monotonic()
         for proc in started:  # all at once, then wait for each
             with contextlib.suppress(ProcessLookupError):
@@ -696,6 +704,7 @@ def main(argv=None) -> int:
         figures = check(instance, plan)
         figures.update(
             drain_s=round(drain_time, 1), rows_after_drain=rows, pending_tasks=pending_tasks, limiter_keys=limiter_keys,
+            attack_counters=attack_counts,
             load_s=round(load_time, 1), join_s=round(join_time, 1), stop_s=round(stop_time, 1),
             total_s=round(time.monotonic() - t0, 1),
         )  # fmt: skip
@@ -760,7 +769,8 @@ def report(args, ports, tally: Tally, f: dict, redirects: int, keys: dict, seen:
     log(f"rate limit '{args.login_limit}' shared across hosts: {args.attempts} wrong passwords from one address, "
         f"processed {sum(processed.values())} ({processed[ports[0]]} + {processed[ports[1]]}), "
         f"answered 429 {sum(limited.values())} ({limited[ports[0]]} + {limited[ports[1]]}), other {login_other}; "
-        f"{f['limiter_keys']} limiter keys in Redis")  # fmt: skip
+        f"{f['limiter_keys']} limiter keys in Redis; the counters of that address and of the account tried "
+        f"(both hosts count into the same ones): {f['attack_counters']}")  # fmt: skip
     log(
         f"balances: {f['balance_mismatches']} differ from their ledger sums, {f['negative_balances']} negative; "
         f"tasks still queued {f['pending_tasks']}; client errors {client_errors or 0}, clicks sent again on a new "

@@ -91,5 +91,6 @@ def test_two_hosts_lose_no_click_award_none_twice_oversell_nothing_and_share_the
     assert 0 < f["login_processed"] <= f["login_limit"] == 10
     assert f["login_limited"] == 30 - f["login_processed"]
     assert f["limiter_keys"] > 0
+    assert max(f["attack_counters"]) == 30  # one Redis counter saw every attempt, at either host
     # Points: every balance is the sum of its ledger entries.
     assert f["balance_mismatches"] == f["negative_balances"] == 0
