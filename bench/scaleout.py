@@ -100,7 +100,7 @@ class Herald:
     """One process group: a web host (``serve --no-tasks``) or a Huey consumer."""
 
     def __init__(self, name: str, argv: list[str], env: dict, log_path: Path):
-        self.name, self.log_path = name, log_path
+        self.name, self.log_path, self.stopped = name, log_path, False
         with log_path.open("wb") as out:
             self.proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
                                          start_new_session=True)  # fmt: skip
@@ -111,8 +111,22 @@ class Herald:
         return ""
 
     def stop(self, sig: int) -> None:
-        """Ask politely, then SIGKILL the whole process group (gunicorn workers, the ingester)."""
-        stop_process(self.proc, sig, group=True, grace=20)
+        """Ask politely, then SIGKILL the whole process group (gunicorn workers, the ingester); once only,
+        so that a process group id the system has handed on since is never signalled."""
+        if not self.stopped:
+            stop_process(self.proc, sig, group=True, grace=20)
+            self.stopped = True
+
+
+def stop_all(started: list[Herald]) -> None:
+    """Signal every host (SIGTERM: ``serve`` stops its gunicorn and ingester) and consumer (SIGINT) at once,
+    then wait for each, SIGKILLing a process group that outlives the grace time."""
+    for herald in started:
+        if not herald.stopped and herald.proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                herald.proc.send_signal(signal.SIGTERM if herald.name.startswith("host") else signal.SIGINT)
+    for herald in started:
+        herald.stop(signal.SIGTERM)
 
 
 def wait_healthy(host: Herald, port: int, timeout: float = 90.0) -> None:
@@ -570,6 +584,7 @@ def main(argv=None) -> int:
     redis_client, redis_db = pick_redis_db(args.redis, args.redis_db)
     instance = None
     started: list[Herald] = []
+    stop = threading.Event()  # ends the load threads, also when something fails midway
     try:
         instance = Instance("postgresql", "scaleout")
         shared = {
@@ -634,7 +649,7 @@ def main(argv=None) -> int:
         log(f"{len(people)} employees signed in (each at one host, session checked at the other); "
             f"{time.monotonic() - t0:.1f} s since start")  # fmt: skip
 
-        tally, stop, attack = Tally(), threading.Event(), threading.Event()
+        tally, attack = Tally(), threading.Event()
         codes: list[str] = []
         keys: dict[str, set[int]] = {}
         seen: set = set()
@@ -694,11 +709,7 @@ def main(argv=None) -> int:
             time.sleep(0.5)
         pending_tasks = huey.pending_count()
         stopping = time.monotonic()
-        for proc in started:  # all at once, then wait for each
-            with contextlib.suppress(ProcessLookupError):
-                proc.proc.send_signal(signal.SIGTERM if proc.name.startswith("host") else signal.SIGINT)
-        for proc in started:
-            proc.stop(signal.SIGTERM)
+        stop_all(started)
         stop_time = time.monotonic() - stopping
 
         figures = check(instance, plan)
@@ -710,8 +721,8 @@ def main(argv=None) -> int:
         )  # fmt: skip
         return report(args, ports, tally, figures, redirects, keys, seen)
     finally:
-        for proc in started:
-            proc.stop(signal.SIGTERM)
+        stop.set()
+        stop_all(started)
         if instance is not None:
             instance.close()
         with contextlib.suppress(Exception):
