@@ -34,6 +34,7 @@ import argparse
 import contextlib
 import itertools
 import json
+import logging
 import os
 import random
 import re
@@ -163,7 +164,11 @@ def seed(employees: int, stock: int, codes: int) -> dict:
     with app.app_context():
         from flask_migrate import upgrade
 
-        upgrade(directory=str(ROOT / "migrations"))
+        logging.disable(logging.INFO)  # Alembic's line per migration
+        try:
+            upgrade(directory=str(ROOT / "migrations"))
+        finally:
+            logging.disable(logging.NOTSET)
     with app.app_context(), write_intent():
         dept = org.get_or_create_department("Sales")
         loc = org.get_or_create_location("Warsaw", "Europe/Warsaw")
