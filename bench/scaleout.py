@@ -254,6 +254,7 @@ class Employee:
         self.csrf = ""
 
     def url(self, port: int, path: str) -> str:
+        """``path`` at the host on ``port``."""
         return f"http://127.0.0.1:{port}{path}"
 
     def sign_in(self) -> None:
@@ -557,6 +558,7 @@ def check(instance: Instance, plan: dict) -> dict:
 
 
 def parse_args(argv):
+    """The command line (every option has a default that makes the README's run)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=30.0, help="how long the load runs")
     parser.add_argument("--employees", type=int, default=12, help="signed-in employees sharing and redeeming")
@@ -579,6 +581,7 @@ def parse_args(argv):
 
 
 def main(argv=None) -> int:
+    """Start everything, drive the load, drain, stop, check; 0 when every check held."""
     args = parse_args(argv)
     # A SIGTERM (a test's timeout, Ctrl+C from a wrapper) still runs the clean-up below.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
