@@ -364,3 +364,15 @@ def test_every_form_inherits_the_base_form(app):
     herald = [f for f in _subclasses(FlaskForm) if f.__module__.split(".")[0] in ("app", "rewards", "surveys")]
     assert herald, "no forms found"
     assert [f"{f.__module__}.{f.__name__}" for f in herald if not issubclass(f, Form)] == []
+
+
+@pytest.mark.parametrize("path", ["/admin/departments", "/admin/locations"])
+def test_a_name_with_non_ascii_capitals_is_a_duplicate_not_a_crash(app, client, auth, users, path):
+    # SQLite's lower() folds only ASCII, so "ÖLSTADT" once slipped past the duplicate check (found by fuzzing).
+    auth.login(users["admin"])
+    assert client.post(path, data={"name": "ÖLSTADT Ürümqi"}).status_code == 302
+    before = row_counts(app)
+    response = client.post(path, data={"name": "ÖLSTADT Ürümqi"})
+    assert response.status_code == 400
+    assert "already exists" in response.get_data(as_text=True)
+    assert row_counts(app) == before

@@ -5,12 +5,14 @@ from __future__ import annotations
 import csv
 import io
 import re
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
+from sqlalchemy.exc import IntegrityError
 
 from app import audit, events
 from app.accounts import services as accounts
@@ -31,7 +33,26 @@ class OrgError(ValueError):
 
 
 def _named(model, name: str):
-    return db.session.scalar(select(model).where(func.lower(model.name) == name.strip().lower()))
+    """The row whose name is ``name`` ignoring case.
+
+    SQLite's lower() folds only ASCII letters, so the exact name is matched too: a name
+    with other capitals ("Ölstadt") is still found when typed the same way (it used to
+    pass this check and break the UNIQUE constraint).
+    """
+    name = name.strip()
+    return db.session.scalar(
+        select(model).where(or_(model.name == name, func.lower(model.name) == name.lower())).limit(1)
+    )
+
+
+@contextmanager
+def _unique_name(name: str):
+    """Name a row in a savepoint: a name taken meanwhile (another admin, same moment) is an OrgError."""
+    try:
+        with db.session.begin_nested():
+            yield
+    except IntegrityError:
+        raise OrgError(_("“%(name)s” already exists.", name=name))
 
 
 def get_or_create_department(name: str) -> Department:
@@ -62,7 +83,8 @@ def rename(obj, name: str) -> None:
     other = _named(type(obj), name)
     if other is not None and other.id != obj.id:
         raise OrgError(_("“%(name)s” already exists.", name=name))
-    obj.name = name
+    with _unique_name(name):
+        obj.name = name
 
 
 def create_named(model, name: str, **extra):
@@ -73,8 +95,8 @@ def create_named(model, name: str, **extra):
     if _named(model, name) is not None:
         raise OrgError(_("“%(name)s” already exists.", name=name))
     obj = model(name=name, **extra)
-    db.session.add(obj)
-    db.session.flush()
+    with _unique_name(name):
+        db.session.add(obj)
     return obj
 
 
