@@ -295,3 +295,15 @@ def live_server(app, _live_server):
     """The running server (its database is emptied after each test like any other)."""
     app.config["BASE_URL"] = _live_server.url
     return _live_server
+
+
+def pytest_terminal_summary(terminalreporter):
+    """After a fuzz run: how many generated inputs each state-changing route got (tried/accepted)."""
+    from tests.helpers import FUZZ_TRIED
+
+    if FUZZ_TRIED:
+        tried = sorted({n for n, _accepted in FUZZ_TRIED.values()})
+        terminalreporter.write_sep(
+            "-", f"Hypothesis inputs per route: {len(FUZZ_TRIED)} routes, {tried[0]}-{tried[-1]} each"
+        )
+        terminalreporter.write_line(", ".join(f"{name} {n}/{ok}" for name, (n, ok) in sorted(FUZZ_TRIED.items())))

@@ -7,6 +7,9 @@ import socket
 
 from app.extensions import db
 
+# (inputs tried, inputs accepted) per route in tests/test_inputs_never_crash.py; conftest prints them at the end.
+FUZZ_TRIED: dict[str, tuple[int, int]] = {}
+
 
 def mail_text(message) -> str:
     """The plain-text body of a captured e-mail."""
@@ -47,8 +50,9 @@ def make_targets(app, users: dict) -> dict:
 
     A department and a location, another person, a campaign with a published post that the
     employee shared and commented on, a pending suggestion, a feed with a new item, a merch
-    reward (stock 5, cost 10) and the employee's requested redemption of it; the employee
-    holds 500 points. Built through the services, so balances equal the ledger.
+    reward (stock 5, cost 10) and the employee's requested redemption of it, and a gift card
+    with one code; the employee holds 500 points. Built through the services, so balances
+    equal the ledger.
     """
     from app.accounts.models import User
     from app.content import engagement, services, sharing
@@ -87,6 +91,10 @@ def make_targets(app, users: dict) -> dict:
         db.session.add(reward)
         db.session.flush()
         address = {"name": "Erin E", "line1": "Main St 1", "postcode": "00-001", "city": "Warsaw", "country": "PL"}
+        gift_card = Reward(kind="gift_card", title="Book voucher", cost=20, active=True)
+        db.session.add(gift_card)
+        db.session.flush()
+        rewards.import_codes(gift_card, b"code\nBOOK-0001-AAAA\n")
         redemption, _created = rewards.redeem(employee, reward, "targets-key-1", variant_id=reward.variants[0].id,
                                               address=address)  # fmt: skip
         db.session.commit()
@@ -94,5 +102,5 @@ def make_targets(app, users: dict) -> dict:
             "department_id": dept.id, "location_id": loc.id, "user_id": other.id, "campaign_id": campaign.id,
             "post_id": post.id, "comment_id": comment.id, "code": link.rsplit("/", 1)[1],
             "suggestion_id": suggestion.id, "source_id": source.id, "item_id": item.id, "reward_id": reward.id,
-            "variant_id": reward.variants[0].id, "redemption_id": redemption.id,
+            "variant_id": reward.variants[0].id, "redemption_id": redemption.id, "gift_card_id": gift_card.id,
         }  # fmt: skip
