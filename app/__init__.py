@@ -47,7 +47,7 @@ def create_app(config: dict | None = None) -> Flask:
         if problems:
             raise InsecureConfiguration("Herald refuses to start in production mode:\n  - " + "\n  - ".join(problems))
     register_extensions(app)
-    register_blueprints(app)
+    register_features(app)
     _limits_per_view_only(app)
     register_errorhandlers(app)
     register_commands(app)
@@ -74,12 +74,7 @@ def _limits_per_view_only(app: Flask) -> None:
 
 
 def register_middleware(app: Flask) -> None:
-    """The tracked-link redirect in front of Flask, and proxy headers in front of both."""
-    from app.content.redirect import RedirectMiddleware
-
-    redirects = RedirectMiddleware(app, app.wsgi_app)
-    app.extensions["herald_redirects"] = redirects
-    app.wsgi_app = redirects
+    """Proxy headers in front of everything (the features' own layers, such as the redirect, sit behind)."""
     if app.config["TRUST_PROXY"]:
         n = app.config["TRUST_PROXY"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)
@@ -234,19 +229,29 @@ def _install_cached_url_for(app: Flask) -> None:
     app.jinja_env.globals["url_for"] = url_for
 
 
-def register_blueprints(app: Flask) -> None:
-    """Mount the core's blueprints, then the rewards and surveys packages, then privacy (which reads them all)."""
-    from app.accounts import bp as accounts_bp
-    from app.admin import bp as admin_bp
-    from app.content import bp as content_bp
-    from app.gamification import bp as gamification_bp
-    from app.main import bp as main_bp
-    from app.privacy import bp as privacy_bp
-    from rewards import bp as rewards_bp
-    from surveys import bp as surveys_bp
+# The features, in the order they register: each package's ``init_app(app)`` mounts its
+# blueprints and adds its listeners, tasks, commands and demo data. Importing a package
+# registers nothing (tests/test_structure.py checks). Privacy comes last: it reads them all.
+FEATURES = (
+    "app.main",
+    "app.accounts",
+    "app.org",
+    "app.admin",
+    "app.content",
+    "app.tracking",
+    "app.gamification",
+    "rewards",
+    "surveys",
+    "app.privacy",
+)
 
-    for bp in (main_bp, accounts_bp, admin_bp, content_bp, gamification_bp, rewards_bp, surveys_bp, privacy_bp):
-        app.register_blueprint(bp)
+
+def register_features(app: Flask) -> None:
+    """Let every feature in ``FEATURES`` register itself."""
+    from importlib import import_module
+
+    for name in FEATURES:
+        import_module(name).init_app(app)
 
 
 def _wants_json() -> bool:
@@ -299,7 +304,7 @@ def register_errorhandlers(app: Flask) -> None:
 
 
 def register_commands(app: Flask) -> None:
-    """Add the ``flask`` commands (seed-demo, create-user, import-users, serve)."""
+    """Add the core's ``flask`` commands (seed-demo, serve, backup, restore; features add their own)."""
     from app.cli import commands
 
     for command in commands:
@@ -311,20 +316,6 @@ def register_hooks(app: Flask) -> None:
     from app.security import set_security_headers
 
     app.after_request(set_security_headers)
-
-    @app.after_request
-    def remember_the_sharer(response):
-        """A signed cookie lets the redirect flag a sharer's clicks on their own links (no session needed)."""
-        from app.content.redirect import SHARER_COOKIE, sharer_token
-
-        if current_user and current_user.is_authenticated:
-            token = sharer_token(app.config["SECRET_KEY"], current_user.id)
-            if request.cookies.get(SHARER_COOKIE) != token:
-                response.set_cookie(
-                    SHARER_COOKIE, token, max_age=365 * 86400, path="/r/", httponly=True, samesite="Lax",
-                    secure=app.config["SESSION_COOKIE_SECURE"],
-                )  # fmt: skip
-        return response
 
     @app.context_processor
     def inject_shell():

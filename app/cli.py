@@ -1,15 +1,16 @@
-"""``flask --app wsgi <command>``: seed-demo, create-user, import-users, serve, backup, restore."""
+"""The core's ``flask --app wsgi`` commands: seed-demo, serve, backup, restore.
+
+Features add their own in their ``init_app`` (create-user, import-users, ingest-clicks).
+"""
 
 from __future__ import annotations
 
-import contextlib
 import os
 import random
 import secrets
 import signal
 import subprocess
 import sys
-from pathlib import Path
 
 import click
 from flask import current_app
@@ -38,14 +39,16 @@ DEMO_ACCOUNTS = [
     ("employee", "Ola Nowak", ["employee"], "Engineering", "Warsaw"),
 ]
 DEMO_EMPLOYEES = 66
-# Feature packages (rewards, surveys) add their demo data here, so the core never imports them.
-DEMO_SEEDERS: list = []
 
 
-def register_demo_seeder(seeder) -> None:
-    """Have ``seed-demo`` call ``seeder(admin, people, print_fn)`` after the core demo data exists."""
-    if seeder not in DEMO_SEEDERS:
-        DEMO_SEEDERS.append(seeder)
+def register_demo_seeder(app, seeder) -> None:
+    """Have ``seed-demo`` call ``seeder(admin, people, print_fn)`` after the demo people exist.
+
+    Features call this from their ``init_app``; seeders run in the order the features are listed.
+    """
+    seeders = app.extensions.setdefault("herald_demo_seeders", [])
+    if seeder not in seeders:
+        seeders.append(seeder)
 
 
 def _refuse_in_production():
@@ -88,18 +91,13 @@ def seed_demo_data(print_fn=click.echo) -> dict[str, str]:
             )  # fmt: skip
             created += 1
     total = db.session.scalar(select(func.count()).select_from(User))
-    from app.content.demo import seed_demo_content
-
     admin = accounts.get_user_by_email(f"admin@{DEMO_DOMAIN}")
     people = db.session.scalars(
         select(User).where(User.email.like(f"%@{DEMO_DOMAIN}"), User.email.not_like("admin@%")).order_by(User.id)
     ).all()
-    posts = seed_demo_content(admin, people)
-    for seeder in DEMO_SEEDERS:
-        seeder(admin, people, print_fn)
     print_fn(f"Demo company ready: {total} people, {len(depts)} departments, {len(locs)} locations.")
-    if posts:
-        print_fn(f"Demo content: {posts} posts with shares, clicks, comments and a campaign.")
+    for seeder in current_app.extensions.get("herald_demo_seeders", []):
+        seeder(admin, people, print_fn)
     return passwords
 
 
@@ -117,51 +115,6 @@ def _print_credentials(passwords: dict[str, str]) -> None:
     click.echo("Demo sign-ins (passwords are new each time this runs):")
     for email, password in passwords.items():
         click.echo(f"  {email:32} {password}")
-
-
-@click.command("create-user")
-@click.argument("email")
-@click.option("--name", required=True, help="Display name.")
-@click.option("--role", "roles", multiple=True, default=["employee"], show_default=True,
-              type=click.Choice(["employee", "admin", "hr"]), help="Repeat for several roles.")  # fmt: skip
-@click.option("--password", is_flag=True, help="Prompt for a password and activate the account now.")
-@click.option("--invite", is_flag=True, help="E-mail an invitation link instead.")
-@with_appcontext
-def create_user(email, name, roles, password, invite):
-    """Create an account (active with --password, else invited)."""
-    from app.accounts import services as accounts
-
-    secret = click.prompt("Password", hide_input=True, confirmation_prompt=True) if password else None
-    with write_intent():
-        try:
-            user = accounts.create_user(
-                email, name, roles=list(roles), password=secret, status="active" if secret else "invited"
-            )
-        except accounts.AccountError as exc:
-            raise click.ClickException(str(exc))
-        if invite:
-            accounts.send_invite(user)
-        db.session.commit()
-    click.echo(f"Created {user.email} ({', '.join(sorted(user.roles))}, {user.status}).")
-
-
-@click.command("import-users")
-@click.argument("csv_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--invite", is_flag=True, help="E-mail invitations to people created by this import.")
-@with_appcontext
-def import_users(csv_file: Path, invite: bool):
-    """Import employees from CSV (email,name,department,location,roles[,timezone]); all rows or none."""
-    from app.org.services import import_employees
-
-    with write_intent():
-        report = import_employees(csv_file.read_bytes(), send_invites=invite)
-        if not report.ok:
-            db.session.rollback()
-            for line, reason in report.errors:
-                click.echo(f"line {line}: {reason}", err=True)
-            raise click.ClickException(f"nothing imported: {len(report.errors)} problem(s)")
-        db.session.commit()
-    click.echo(f"Imported {len(report.created)} new, {len(report.updated)} updated, {report.unchanged} unchanged.")
 
 
 @click.command("serve")
@@ -224,52 +177,4 @@ def serve(host, port, workers, no_tasks):
     sys.exit(0)
 
 
-def lower_priority(niceness: int) -> None:
-    """Lower this process's CPU priority, so that web workers win when both want the CPU.
-
-    Linux's autogroup scheduling shares the CPU between sessions first and applies a plain
-    ``nice`` only inside a session. Started in a session of its own (a service manager, a
-    benchmark, ``setsid``), the ingester would get half the CPU whatever its nice value (seen:
-    70 % of the CPU against two busy web workers), so its session's autogroup is lowered too.
-    Sharing a session with the web workers (``serve``), the plain nice is enough, and the
-    group's priority is left alone: it is theirs as well. The default is the lowest, 19: at
-    10 the ingester still took 12-27 % of the CPU from two saturated web workers and set the
-    redirect's p99 (22-31 ms at 16 connections against 6-14 ms at 19). Under a sustained full
-    load clicks then wait in the spool (durable) and are ingested when the load eases.
-    """
-    os.nice(niceness)
-    if os.getsid(0) == os.getpid():
-        with contextlib.suppress(OSError):  # no autogroup scheduling here: the plain nice applies
-            Path("/proc/self/autogroup").write_text(str(min(niceness, 19)))
-
-
-@click.command("ingest-clicks")
-@click.option("--interval", default=0.5, show_default=True, help="Seconds between passes.")
-@click.option("--nice", "niceness", default=19, show_default=True,
-              help="Lower CPU priority (19, the lowest, by default): redirects come first, clicks are safe in "
-                   "the spool meanwhile.")  # fmt: skip
-@with_appcontext
-def ingest_clicks(interval: float, niceness: int):
-    """Move spooled clicks into the database continuously (with HERALD_CLICK_INGEST=process)."""
-    import time
-
-    if niceness:
-        lower_priority(niceness)
-    from app.content.clicks import Flusher
-
-    spool = current_app.extensions["herald_redirects"].spool
-    flusher = Flusher(current_app._get_current_object(), spool)
-    stopping = []
-    signal.signal(signal.SIGTERM, lambda *_: stopping.append(1))
-    signal.signal(signal.SIGINT, lambda *_: stopping.append(1))
-    click.echo("Ingesting spooled clicks (Ctrl+C stops).")
-    while not stopping:
-        try:
-            flusher.flush()
-        except Exception as exc:  # keep going; the spool files stay until a pass succeeds
-            click.echo(f"click ingestion failed, retrying: {exc}", err=True)
-        time.sleep(interval)
-    flusher.flush()
-
-
-commands = [seed_demo, create_user, import_users, serve, ingest_clicks, backup, restore]
+commands = [seed_demo, serve, backup, restore]

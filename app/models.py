@@ -5,20 +5,15 @@ from app.audit import AuditEntry  # noqa: F401
 from app.content.models import (  # noqa: F401
     Campaign,
     Caption,
-    Click,
     Comment,
     FeedItem,
     FeedSource,
-    NetworkVisit,
     Post,
     PostDepartment,
     PostLike,
     PostLocation,
     Share,
     Suggestion,
-    TrackedLink,
-    UniqueVisit,
-    VisitorSalt,
 )
 from app.gamification.models import (  # noqa: F401
     BadgeDefinition,
@@ -34,3 +29,4 @@ from app.gamification.models import (  # noqa: F401
     UserStats,
 )
 from app.org.models import Department, Location  # noqa: F401
+from app.tracking.models import Click, NetworkVisit, TrackedLink, UniqueVisit, VisitorSalt  # noqa: F401

@@ -1,19 +1,15 @@
 """Rewards: catalog, redemptions, fulfilment and kudos (blueprint, models, services)."""
 
-from flask import Blueprint
+from flask import Blueprint, Flask
 
 bp = Blueprint("rewards", __name__)
 
-# Importing the models registers their tables with the metadata (migrations compare against it).
-from rewards import models, routes  # noqa: E402,F401
 
-
-def _register_demo() -> None:
+def init_app(app: Flask) -> None:
+    """Mount the catalog, redemption, fulfilment and kudos pages; register the demo catalog."""
     from app.cli import register_demo_seeder
+    from rewards import kudos_routes, models, routes  # noqa: F401  (routes attach to bp; models to the metadata)
     from rewards.demo import seed_demo_rewards
 
-    register_demo_seeder(seed_demo_rewards)
-
-
-_register_demo()
-from rewards import kudos_routes  # noqa: E402,F401
+    app.register_blueprint(bp)
+    register_demo_seeder(app, seed_demo_rewards)

@@ -24,10 +24,10 @@ from sqlalchemy.engine import make_url
 
 from app import create_app
 from app.config import read_or_create_secret
-from app.content.models import Click
 from app.database import read_intent
 from app.extensions import db, limiter
 from app.gamification.models import PointBalance, PointEntry
+from app.tracking.models import Click
 
 SERVER_URL = os.environ.get("HERALD_TEST_DATABASE_URL", "")
 PASSWORD = "correct horse battery staple"

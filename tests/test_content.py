@@ -300,8 +300,8 @@ def test_periodic_tasks_are_registered_and_run(app):
 def test_old_visitor_salts_are_forgotten(app):
     from datetime import date
 
-    from app.content.clicks import forget_old_salts
-    from app.content.models import VisitorSalt
+    from app.tracking.clicks import forget_old_salts
+    from app.tracking.models import VisitorSalt
 
     today = utcnow().date()
     with app.app_context():

@@ -53,7 +53,7 @@ ACCESS = {
     "admin.locations": ADMIN,
     "admin.update_location": ADMIN,
     "admin.delete_location": ADMIN,
-    "content.redirect_link": PUBLIC,
+    "tracking.redirect_link": PUBLIC,
     "content.post": LOGIN,
     "content.card": LOGIN,
     "content.share": LOGIN,

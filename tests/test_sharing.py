@@ -15,9 +15,10 @@ import pytest
 from sqlalchemy import func, select
 
 from app import events
-from app.content.clicks import Flusher
-from app.content.models import Click, Post, Share, TrackedLink
+from app.content.models import Post, Share
 from app.extensions import db
+from app.tracking.clicks import Flusher
+from app.tracking.models import Click, TrackedLink
 from tests.helpers import free_port
 from tests.test_content import make_post
 
@@ -284,7 +285,7 @@ def test_the_network_cap_is_configurable_and_other_addresses_still_count(app, cl
 
 
 def test_network_counts_store_no_address(app, client, auth, users, live_post):
-    from app.content.models import NetworkVisit
+    from app.tracking.models import NetworkVisit
 
     auth.login(users["employee"])
     code = code_of(share(client, live_post, "linkedin")["link"])
@@ -297,7 +298,7 @@ def test_network_counts_store_no_address(app, client, auth, users, live_post):
 
 def test_flush_waits_for_the_background_pass_in_progress(app, client, auth, users, live_post, monkeypatch):
     """A flush that finds the flusher thread mid-pass returns only once those clicks are committed."""
-    from app.content import clicks as click_module
+    from app.tracking import clicks as click_module
 
     auth.login(users["employee"])
     code = code_of(share(client, live_post, "linkedin")["link"])
@@ -395,7 +396,7 @@ def test_a_forged_sharer_cookie_does_not_count(app, client, auth, users, live_po
 
 def test_ingestion_is_idempotent(app, client, auth, users, live_post):
     """A crash after the commit but before the spool file is deleted must not double count."""
-    from app.content.clicks import _read, ingest_records
+    from app.tracking.clicks import _read, ingest_records
 
     redirects = app.extensions["herald_redirects"]
     redirects.flusher.stop()  # the background pass would ingest the file before the test reads it

@@ -12,22 +12,14 @@ from wtforms import SelectChoice
 from app import audit
 from app.content import bp, engagement, services
 from app.content.forms import CAPTION_SLOTS, CampaignForm, PostForm, default_publish_at, to_local, to_utc
-from app.content.models import (
-    POST_STATUSES,
-    Campaign,
-    FeedItem,
-    FeedSource,
-    Post,
-    Share,
-    Suggestion,
-    TrackedLink,
-)
+from app.content.models import POST_STATUSES, Campaign, FeedItem, FeedSource, Post, Share, Suggestion
 from app.extensions import db
 from app.forms import ConfirmForm
 from app.inputs import arg_int
 from app.media import ImageError, delete_media, save_resized_image
 from app.org.models import Department, Location
 from app.security import roles_required
+from app.tracking.models import TrackedLink
 
 admin_required = roles_required("admin")
 IMAGE_WIDTHS = {"phone": 1080, "preview": 640}

@@ -11,11 +11,12 @@ from sqlalchemy import func, select
 
 from app.accounts.models import User
 from app.content import engagement, services, sharing
-from app.content.clicks import ingest_records, visitor_hash
 from app.content.models import Post
 from app.extensions import db
 from app.media import save_resized_image
 from app.timeutil import utcnow
+from app.tracking.clicks import ingest_records, visitor_hash
+from app.tracking.links import get_or_create_link
 
 PALETTE = [(67, 56, 202), (14, 116, 144), (190, 24, 93), (21, 128, 61), (180, 83, 9), (79, 70, 229)]
 
@@ -92,7 +93,7 @@ def seed_demo_content(admin: User, employees: list[User]) -> int:
         for post in rng.sample(posts, 2):
             network = rng.choice(["linkedin", "linkedin", "x", "facebook", "whatsapp"])
             result = sharing.share_post(post, user, network)
-            link = sharing.get_or_create_link(post, user, network, "A")
+            link = get_or_create_link(post, user, network, "A")
             for k in range(rng.randint(0, 6)):
                 when = utcnow() - timedelta(hours=rng.randint(1, 40))
                 records.append({
@@ -108,3 +109,10 @@ def seed_demo_content(admin: User, employees: list[User]) -> int:
         engagement.toggle_like(posts[1], user)
     engagement.suggest(employees[5], "https://example.com/press/award", "We won the Robotics Award, worth sharing!")
     return len(posts)
+
+
+def seed_demo(admin: User, employees: list[User], print_fn) -> None:
+    """The demo seeder content registers in its ``init_app``: the library, then a word on the console."""
+    posts = seed_demo_content(admin, employees)
+    if posts:
+        print_fn(f"Demo content: {posts} posts with shares, clicks, comments and a campaign.")

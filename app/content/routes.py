@@ -9,10 +9,11 @@ from flask_login import current_user
 from sqlalchemy import func, select
 
 from app.content import bp, cards, engagement, services, sharing
-from app.content.models import Comment, Post, Share, Suggestion, TrackedLink
+from app.content.models import Comment, Post, Share, Suggestion
 from app.extensions import db
 from app.forms import ConfirmForm
 from app.security import login_required, roles_required
+from app.tracking.models import TrackedLink
 
 
 def visible_post_or_404(post_id: int) -> Post:
@@ -30,12 +31,6 @@ def card_context(posts) -> dict:
 
 def wants_json() -> bool:
     return request.accept_mimetypes.best == "application/json"
-
-
-@bp.route("/r/<code>")
-def redirect_link(code: str):
-    """Tracked links are answered by ``RedirectMiddleware``; whatever reaches Flask is unknown."""
-    abort(404)
 
 
 @bp.route("/posts/<int:post_id>")

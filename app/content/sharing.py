@@ -1,11 +1,9 @@
-"""Sharing: an employee's tracked link per (post, network), share records, and share-intent URLs."""
+"""Sharing: share records and share-intent URLs (the tracked links themselves: app.tracking.links)."""
 
 from __future__ import annotations
 
-import secrets
-import string
 from dataclasses import dataclass
-from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
+from urllib.parse import quote, urlencode
 
 from flask import current_app
 from flask_babel import gettext as _
@@ -14,54 +12,11 @@ from sqlalchemy.exc import IntegrityError
 
 from app import events
 from app.accounts.models import User
-from app.content.models import NETWORKS, Post, Share, TrackedLink
+from app.content.models import NETWORKS, Post, Share
 from app.content.services import ContentError, can_see, pick_caption, render_caption
 from app.extensions import db
 from app.timeutil import utcnow
-
-CODE_ALPHABET = string.ascii_letters + string.digits
-CODE_LENGTH = 10  # 62^10 ≈ 8e17: not guessable, still short in a post
-
-
-def new_code() -> str:
-    """A random, unguessable short code."""
-    return "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
-
-
-def link_url(code: str) -> str:
-    """The public address of a tracked link."""
-    return current_app.config["BASE_URL"].rstrip("/") + "/r/" + code
-
-
-def get_or_create_link(post: Post, user: User, network: str, variant: str) -> TrackedLink:
-    """The employee's link for (post, network); two taps at once still make one link."""
-    query = select(TrackedLink).where(
-        TrackedLink.post_id == post.id, TrackedLink.user_id == user.id, TrackedLink.network == network
-    )
-    link = db.session.scalar(query)
-    if link is not None:
-        return link
-    try:
-        with db.session.begin_nested():
-            link = TrackedLink(code=new_code(), post_id=post.id, user_id=user.id, network=network, variant=variant)
-            db.session.add(link)
-    except IntegrityError:
-        link = db.session.scalar(query)
-    return link
-
-
-def utm_target(url: str, network: str, campaign: str, variant: str) -> str:
-    """The post's URL with UTM tags merged into its own query (ours win on conflict)."""
-    parts = urlsplit(url)
-    ours = {
-        "utm_source": network,
-        "utm_medium": "employee_advocacy",
-        "utm_campaign": campaign,
-        "utm_content": variant,
-    }
-    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k not in ours]
-    query.extend(ours.items())
-    return urlunsplit((parts.scheme, parts.netloc, parts.path or "/", urlencode(query), parts.fragment))
+from app.tracking.links import get_or_create_link, link_url
 
 
 def share_intent_url(network: str, text: str, link: str, title: str) -> str | None:

@@ -27,7 +27,7 @@ from sqlalchemy import case, delete, func, or_, select, update
 from app import audit, events, exports
 from app.accounts.models import AuthToken, User
 from app.audit import AuditEntry
-from app.content.models import Click, Comment, Post, PostLike, Share, Suggestion, TrackedLink
+from app.content.models import Comment, Post, PostLike, Share, Suggestion
 from app.extensions import db
 from app.gamification.models import (
     PeriodScore,
@@ -40,6 +40,7 @@ from app.gamification.models import (
 )
 from app.media import delete_media, media_root
 from app.timeutil import utcnow
+from app.tracking.models import Click, TrackedLink
 from rewards.models import Kudos, Redemption, RedemptionEvent, SavedAddress
 
 # Stored in the database, so one language: the name every page shows for an erased person.

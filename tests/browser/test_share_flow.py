@@ -18,8 +18,9 @@ import pytest
 from playwright.sync_api import expect
 from sqlalchemy import select
 
-from app.content.models import Click, Post, TrackedLink
+from app.content.models import Post
 from app.extensions import db
+from app.tracking.models import Click, TrackedLink
 from tests.test_content import make_post
 
 from .helpers import PASSWORD, PHONE, Console, sign_in

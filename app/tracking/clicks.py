@@ -32,9 +32,10 @@ from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from app import events, rawsql
-from app.content.models import Click, NetworkVisit, Post, TrackedLink, UniqueVisit, VisitorSalt
+from app.content.models import Post
 from app.database import read_intent
 from app.extensions import db
+from app.tracking.models import Click, NetworkVisit, TrackedLink, UniqueVisit, VisitorSalt
 
 log = logging.getLogger("herald.clicks")
 

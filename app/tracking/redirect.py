@@ -25,10 +25,11 @@ from sqlalchemy import bindparam, event, select
 from werkzeug.http import parse_cookie
 
 from app import rawsql
-from app.content.clicks import Flusher, Spool, is_bot, network_hash, salts, visitor_hash
-from app.content.models import Campaign, Post, TrackedLink
-from app.content.sharing import utm_target
+from app.content.models import Campaign, Post
 from app.extensions import db
+from app.tracking.clicks import Flusher, Spool, is_bot, network_hash, salts, visitor_hash
+from app.tracking.links import utm_target
+from app.tracking.models import TrackedLink
 
 CODE_RE = re.compile(r"[A-Za-z0-9]{6,16}")
 SHARER_COOKIE = "herald_sharer"
@@ -76,6 +77,21 @@ def _cookie(environ, name: str) -> str:
     if name not in raw:  # most visitors of a shared link carry no Herald cookie at all
         return ""
     return parse_cookie(raw).get(name, "")
+
+
+def remember_the_sharer(response):
+    """A signed cookie lets the redirect flag a sharer's clicks on their own links (no session needed)."""
+    from flask import current_app, request
+    from flask_login import current_user
+
+    if current_user and current_user.is_authenticated:
+        token = sharer_token(current_app.config["SECRET_KEY"], current_user.id)
+        if request.cookies.get(SHARER_COOKIE) != token:
+            response.set_cookie(
+                SHARER_COOKIE, token, max_age=365 * 86400, path="/r/", httponly=True, samesite="Lax",
+                secure=current_app.config["SESSION_COOKIE_SECURE"],
+            )  # fmt: skip
+    return response
 
 
 class RedirectMiddleware:

@@ -1,0 +1,68 @@
+"""Features plug in through ``init_app``: importing a package registers nothing, the factory lists them all."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from app import FEATURES
+
+ROOT = Path(__file__).resolve().parent.parent
+
+PROBE = """
+import json, sys
+from app import events
+from app.tasks import huey
+
+def receivers():
+    return {name: len(signal.receivers) for name, signal in events.signals.items()}
+
+def tasks():
+    return sorted(huey._registry._registry)
+
+before_signals, before_tasks = receivers(), tasks()
+import importlib
+for name in sys.argv[1:]:
+    importlib.import_module(name)
+print(json.dumps({"signals": [before_signals, receivers()], "tasks": [before_tasks, tasks()]}))
+"""
+
+
+def test_importing_every_feature_package_registers_nothing():
+    """No signal gains a receiver and no task appears until ``init_app`` runs."""
+    out = subprocess.run(
+        [sys.executable, "-c", PROBE, *FEATURES], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout  # fmt: skip
+    seen = json.loads(out)
+    assert seen["signals"][0] == seen["signals"][1]
+    assert seen["tasks"][0] == seen["tasks"][1]
+
+
+def test_every_feature_package_has_an_init_app_and_the_factory_lists_them(app):
+    from importlib import import_module
+
+    for name in FEATURES:
+        assert callable(import_module(name).init_app), name
+    mounted = set(app.blueprints)
+    assert {
+        "main",
+        "accounts",
+        "admin",
+        "content",
+        "tracking",
+        "gamification",
+        "rewards",
+        "surveys",
+        "privacy",
+    } <= mounted
+    from app import events
+
+    assert events.share.receivers and events.click.receivers  # gamification subscribed through init_app
+    assert app.extensions["herald_redirects"] is not None  # tracking put the redirect in front of Flask
+    seeders = [seeder.__module__ for seeder in app.extensions["herald_demo_seeders"]]
+    assert seeders == ["app.content.demo", "rewards.demo"]
+    assert {"create-user", "import-users", "ingest-clicks", "serve", "seed-demo", "backup", "restore"} <= set(
+        app.cli.commands
+    )
