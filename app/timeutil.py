@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import DateTime, TypeDecorator
 
@@ -35,3 +36,17 @@ class UTCDateTime(TypeDecorator):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def to_utc(local: datetime | None, timezone: str) -> datetime | None:
+    """A ``datetime-local`` value typed in ``timezone``, as aware UTC."""
+    if local is None:
+        return None
+    return local.replace(tzinfo=ZoneInfo(timezone)).astimezone(UTC)
+
+
+def to_local(value: datetime | None, timezone: str) -> datetime | None:
+    """An aware UTC datetime as a naive local one for a ``datetime-local`` input."""
+    if value is None:
+        return None
+    return value.astimezone(ZoneInfo(timezone)).replace(tzinfo=None, second=0, microsecond=0)

@@ -186,7 +186,7 @@ def _optional_int(name: str) -> int | None:
 
 def _local_datetime(name: str):
     """A ``datetime-local`` field typed in the admin's time zone, as aware UTC (None when empty)."""
-    from app.content.forms import to_utc
+    from app.timeutil import to_utc
 
     try:
         return to_utc(parse_local_datetime(request.form.get(name, "")), current_user.timezone)

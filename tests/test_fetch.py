@@ -12,8 +12,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from app.content import fetch as fetch_module
-from app.content.fetch import FetchError, fetch, preview
+from app import fetch as fetch_module
+from app.fetch import FetchError, fetch, preview
 
 PRIVATE = "That address points to a private network, which Herald does not fetch."
 SCHEME = "Enter a web address that starts with http:// or https://."

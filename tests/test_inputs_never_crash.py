@@ -490,7 +490,7 @@ def build_request(data, route: Route, targets: dict, token: str) -> dict:
 @pytest.fixture
 def offline(monkeypatch):
     """Link previews and feeds fetch nothing from the network during fuzzing."""
-    from app.content import fetch
+    from app import fetch
 
     def refuse(*args, **kwargs):
         raise fetch.FetchError("offline in tests", "offline")

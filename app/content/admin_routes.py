@@ -11,7 +11,7 @@ from wtforms import SelectChoice
 
 from app import audit
 from app.content import bp, engagement, services
-from app.content.forms import CAPTION_SLOTS, CampaignForm, PostForm, default_publish_at, to_local, to_utc
+from app.content.forms import CAPTION_SLOTS, CampaignForm, PostForm, default_publish_at
 from app.content.models import POST_STATUSES, Campaign, FeedItem, FeedSource, Post, Share, Suggestion
 from app.extensions import db
 from app.forms import ConfirmForm
@@ -19,6 +19,7 @@ from app.inputs import arg_int
 from app.media import ImageError, delete_media, save_resized_image
 from app.org.models import Department, Location
 from app.security import roles_required
+from app.timeutil import to_local, to_utc
 from app.tracking.models import TrackedLink
 
 admin_required = roles_required("admin")
@@ -232,7 +233,7 @@ def admin_delete_post(post_id: int):
 @admin_required
 def admin_preview():
     """Fetch a link's Open Graph preview to fill the post form (htmx)."""
-    from app.content.fetch import FetchError, preview
+    from app.fetch import FetchError, preview
 
     if not ConfirmForm().validate_on_submit():
         abort(400)

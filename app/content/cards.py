@@ -171,7 +171,7 @@ def card_views(posts, viewer, shared: dict[int, set[str]], liked: set[int]) -> l
     Built in Python rather than template expressions: a template call costs several times
     a plain function call, and a feed page makes about a hundred of them for ten cards.
     """
-    from app.content.routes import network_label
+    from app.content.networks import network_label
 
     t = request_translations()  # once per page, not once per label
     viewer = viewer._get_current_object() if hasattr(viewer, "_get_current_object") else viewer

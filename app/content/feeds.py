@@ -23,9 +23,9 @@ from flask_babel import gettext as _
 from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 
-from app.content.fetch import FetchError, FetchResult, check_url, fetch
 from app.content.models import FeedItem, FeedSource
 from app.extensions import db
+from app.fetch import FetchError, FetchResult, check_url, fetch
 from app.timeutil import utcnow
 
 FEED_TYPES = (

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf.file import FileAllowed, FileField
@@ -22,7 +21,7 @@ from wtforms.validators import DataRequired, Length, NumberRange, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from app.forms import Form, local_datetime_field
-from app.timeutil import utcnow
+from app.timeutil import to_local, utcnow
 
 CAPTION_SLOTS = 6
 NETWORK_CHOICES = [
@@ -90,22 +89,6 @@ class CampaignForm(Form):
     )
     goal_target = IntegerField(_l("Target"), validators=[Optional(), NumberRange(min=0, max=10_000_000)], default=0)
     ends_at = local_datetime_field(_l("Ends"))
-
-
-def to_utc(local: datetime | None, timezone: str) -> datetime | None:
-    """A ``datetime-local`` value typed in ``timezone``, as aware UTC."""
-    if local is None:
-        return None
-    from datetime import UTC
-
-    return local.replace(tzinfo=ZoneInfo(timezone)).astimezone(UTC)
-
-
-def to_local(value: datetime | None, timezone: str) -> datetime | None:
-    """An aware UTC datetime as a naive local one for a ``datetime-local`` input."""
-    if value is None:
-        return None
-    return value.astimezone(ZoneInfo(timezone)).replace(tzinfo=None, second=0, microsecond=0)
 
 
 def default_publish_at(timezone: str) -> datetime:

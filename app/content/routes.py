@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 
 from app.content import bp, cards, engagement, services, sharing
 from app.content.models import Comment, Post, Share, Suggestion
+from app.content.networks import network_label
 from app.extensions import db
 from app.forms import ConfirmForm
 from app.security import login_required, roles_required
@@ -217,26 +218,7 @@ def activity():
     return render_template("content/activity.html", rows=rows, total_shares=totals[0], total_clicks=totals[1])
 
 
-NETWORK_LABELS = {
-    "linkedin": "LinkedIn",
-    "x": "X",
-    "facebook": "Facebook",
-    "whatsapp": "WhatsApp",
-}
-
-
-@bp.app_template_filter("network_label")
-def network_label(network: str) -> str:
-    """A network's name as people write it."""
-    if network in NETWORK_LABELS:
-        return NETWORK_LABELS[network]
-    if network == "email":
-        return _("e-mail")
-    if network == "copy":
-        return _("a copied link")
-    if network == "native":
-        return _("your phone's share menu")
-    return network
+bp.add_app_template_filter(network_label, "network_label")
 
 
 @bp.app_template_filter("format_local")
@@ -252,7 +234,7 @@ def local_input(value) -> str:
     """An aware timestamp as the viewer's local ``datetime-local`` input value."""
     from flask_login import current_user as viewer
 
-    from app.content.forms import to_local
+    from app.timeutil import to_local
 
     return to_local(value, viewer.timezone).strftime("%Y-%m-%dT%H:%M") if value else ""
 

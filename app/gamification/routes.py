@@ -27,7 +27,7 @@ admin_required = roles_required("admin")
 
 def entry_label(entry: PointEntry) -> str:
     """Words for a ledger line, in the viewer's language ("shared “Q3 results” on LinkedIn")."""
-    from app.content.routes import network_label
+    from app.content.networks import network_label
 
     p = entry.params or {}
     title = p.get("title", "")
