@@ -26,6 +26,7 @@ from sqlalchemy.exc import IntegrityError
 
 from app import audit, events
 from app.accounts.models import User
+from app.audience import Audience
 from app.config import read_or_create_secret
 from app.extensions import db
 from app.gamification import ledger
@@ -178,20 +179,19 @@ def _reserve_code(reward: Reward, redemption_id: int) -> int | None:
 # --- catalog ------------------------------------------------------------------------------------------------
 
 
+REWARD_AUDIENCE = Audience(
+    Reward.audience_all, Reward.id, RewardDepartment.reward_id, RewardDepartment.department_id,
+    RewardLocation.reward_id, RewardLocation.location_id,
+)  # fmt: skip
+
+
 def available_condition(user: User, now: datetime):
     """SQL: active, inside its window, and in the user's audience."""
-    audience = [Reward.audience_all.is_(True)]
-    if user.department_id:
-        audience.append(exists().where(RewardDepartment.reward_id == Reward.id,
-                                       RewardDepartment.department_id == user.department_id))  # fmt: skip
-    if user.location_id:
-        audience.append(exists().where(RewardLocation.reward_id == Reward.id,
-                                       RewardLocation.location_id == user.location_id))  # fmt: skip
     return and_(
         Reward.active.is_(True),
         or_(Reward.starts_at.is_(None), Reward.starts_at <= now),
         or_(Reward.ends_at.is_(None), Reward.ends_at > now),
-        or_(*audience),
+        REWARD_AUDIENCE.includes(user),
     )
 
 

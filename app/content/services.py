@@ -24,6 +24,7 @@ from sqlalchemy import and_, bindparam, exists, func, literal_column, or_, selec
 
 from app import events, rawsql
 from app.accounts.models import User
+from app.audience import Audience
 from app.content.models import (
     CAMPAIGN_KINDS,
     Campaign,
@@ -231,21 +232,15 @@ def live_condition(now: datetime):
     )
 
 
+POST_AUDIENCE = Audience(
+    Post.audience_all, Post.id, PostDepartment.post_id, PostDepartment.department_id, PostLocation.post_id,
+    PostLocation.location_id,
+)  # fmt: skip
+
+
 def audience_condition(user: User):
     """SQL condition: the post is for everyone, or for the user's department or location."""
-    return _audience(user.department_id, user.location_id)
-
-
-def _audience(department_id, location_id):
-    """The audience condition for a department and a location (values or bound parameters; None: none)."""
-    conditions = [Post.audience_all.is_(True)]
-    if department_id is not None:
-        conditions.append(
-            exists().where(PostDepartment.post_id == Post.id, PostDepartment.department_id == department_id)
-        )
-    if location_id is not None:
-        conditions.append(exists().where(PostLocation.post_id == Post.id, PostLocation.location_id == location_id))
-    return or_(*conditions)
+    return POST_AUDIENCE.includes(user)
 
 
 def _filtered(query, filter_name: str, user_id):
@@ -391,7 +386,7 @@ def _feed_statement(dialect: str, filter_name: str, has_department: bool, has_lo
         .outerjoin(Campaign, Campaign.id == Post.campaign_id)
         .where(
             live_condition(bindparam("now", type_=UTCDateTime())),
-            _audience(
+            POST_AUDIENCE.condition(
                 bindparam("department_id") if has_department else None,
                 bindparam("location_id") if has_location else None,
             ),
