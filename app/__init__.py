@@ -13,7 +13,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app import inputs
 from app.config import KNOWN_ENVS, create_private_file, load_config, production_problems, sqlite_path
-from app.extensions import babel, csrf, db, htmx, limiter, login_manager, migrate
+from app.extensions import babel, csrf, db, htmx, login_manager, migrate
 
 log = logging.getLogger("herald")
 
@@ -48,29 +48,11 @@ def create_app(config: dict | None = None) -> Flask:
             raise InsecureConfiguration("Herald refuses to start in production mode:\n  - " + "\n  - ".join(problems))
     register_extensions(app)
     register_features(app)
-    _limits_per_view_only(app)
     register_errorhandlers(app)
     register_commands(app)
     register_hooks(app)
     register_middleware(app)
     return app
-
-
-def _limits_per_view_only(app: Flask) -> None:
-    """Drop Flask-Limiter's check on every request while all limits are per view.
-
-    Herald's rate limits are decorators on the views they guard (sign-in, magic link,
-    reset), which check when the view runs. The extension also checks every request
-    for default, application and blueprint limits; with none configured that check
-    finds nothing and cost 4-7 % of a feed page's CPU. Configure such a limit and the
-    check stays.
-    """
-    manager = limiter.limit_manager
-    if manager.default_limits or manager.application_limits or getattr(manager, "_blueprint_limits", True):
-        return
-    hooks = app.before_request_funcs.get(None, [])
-    if limiter._check_request_limit in hooks:  # the hook init_app registered (no public handle)
-        hooks.remove(limiter._check_request_limit)
 
 
 def register_middleware(app: Flask) -> None:
@@ -105,9 +87,9 @@ def register_extensions(app: Flask) -> None:
     migrate.init_app(app, db, render_as_batch=True, compare_type=True)
     csrf.init_app(app)
     htmx.init_app(app)
-    from app import ratelimit  # noqa: F401  (registers the herald-sqlite:// counter storage)
+    from app import ratelimit
 
-    limiter.init_app(app)
+    ratelimit.init_app(app)
     babel.init_app(app, locale_selector=_select_locale, timezone_selector=_select_timezone)
     login_manager.init_app(app)
     login_manager.login_view = "accounts.login"

@@ -172,10 +172,7 @@ def load_config(overrides: dict | None = None) -> dict:
     cfg.setdefault(
         "RATELIMIT_STORAGE_URI", cfg["REDIS_URL"] or f"herald-sqlite://{Path(cfg['INSTANCE_PATH']) / 'ratelimits.db'}"
     )
-    cfg["RATELIMIT_STRATEGY"] = "fixed-window"
     cfg.setdefault("RATELIMIT_ENABLED", True)
-    cfg["RATELIMIT_KEY_PREFIX"] = "herald"
-    cfg["RATELIMIT_HEADERS_ENABLED"] = True
     return cfg
 
 

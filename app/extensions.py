@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from flask_babel import Babel
 from flask_htmx import HTMX
-from flask_limiter import Limiter
-from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
@@ -34,4 +32,3 @@ login_manager = LoginManager()
 csrf = CSRFProtect()
 babel = Babel()
 htmx = HTMX()
-limiter = Limiter(key_func=get_remote_address, default_limits=[])

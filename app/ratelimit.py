@@ -1,7 +1,7 @@
-"""Rate-limit counters every worker process on a host shares, without a Redis server.
+"""Sign-in rate limits, counted where every worker process (and, with Redis, every host) sees them.
 
-Flask-Limiter keeps its counters in a storage named by ``RATELIMIT_STORAGE_URI``. Its
-``memory://`` storage lives inside one process, so with ``serve``'s two workers each
+The ``limits`` library keeps counters in a storage named by ``RATELIMIT_STORAGE_URI``.
+Its ``memory://`` storage lives inside one process, so with ``serve``'s two workers each
 counted its own sign-in attempts and an attacker got twice the configured limit. With
 ``HERALD_REDIS_URL`` the counters live in Redis (shared by every host); without it they
 live in a small SQLite file in the instance folder (``herald-sqlite://<path>``), which
@@ -13,12 +13,16 @@ Only the fixed-window strategy is implemented (Herald configures it explicitly).
 
 from __future__ import annotations
 
+import functools
 import os
 import sqlite3
 import threading
 import time
 
-from limits.storage import Storage
+from flask import abort, current_app, request
+from limits import parse_many
+from limits.storage import Storage, storage_from_string
+from limits.strategies import FixedWindowRateLimiter
 
 SCHEME = "herald-sqlite"
 
@@ -98,3 +102,67 @@ class SQLiteStorage(Storage):
     def clear(self, key: str) -> None:
         """Forget one counter."""
         self._conn().execute("DELETE FROM counter WHERE key = ?", (key,))
+
+
+# --- the sign-in limits ---------------------------------------------------------------------------------------
+
+
+class SignInLimits:
+    """Fixed-window limits on the sign-in views, counted in storage every worker (and host) shares.
+
+    Applied with the ``limits`` library directly: Herald limits a handful of POST views, and
+    an extension's per-request hook for app-wide limits would run on every page for nothing.
+    Keys read ``LIMITER/herald/<who>/<endpoint>/<amount>/<multiples>/<period>``.
+    """
+
+    def __init__(self, storage_uri: str):
+        self.storage = storage_from_string(storage_uri)
+        self.strategy = FixedWindowRateLimiter(self.storage)
+
+    def hit(self, limit: str, who: str, endpoint: str) -> bool:
+        """Count one attempt by ``who`` at ``endpoint`` against every window of ``limit``; False when over."""
+        return all(self.strategy.hit(item, "herald", who, endpoint) for item in parse_many(limit))
+
+    def reset(self) -> None:
+        """Forget every counter (tests)."""
+        self.storage.reset()
+
+
+def init_app(app) -> None:
+    """Give ``app`` its sign-in limits (``RATELIMIT_STORAGE_URI``; ``RATELIMIT_ENABLED`` switches them)."""
+    app.extensions["herald_sign_in_limits"] = SignInLimits(app.config["RATELIMIT_STORAGE_URI"])
+
+
+def sign_in_limits(app=None) -> SignInLimits:
+    """The app's sign-in limits."""
+    return (app or current_app).extensions["herald_sign_in_limits"]
+
+
+def client_address() -> str:
+    """Who is asking: the client's address (behind ``HERALD_TRUST_PROXY`` proxies, the forwarded one)."""
+    return request.remote_addr or "unknown"
+
+
+def limited(*who):
+    """Refuse POSTs to the view with 429 once any of the ``who`` keys used up ``LOGIN_RATE_LIMIT``.
+
+    Each of ``who`` is a function of the request that names the caller (its address, the
+    e-mail address it tries); every key counts every attempt, so one account cannot be
+    hammered from many addresses nor many accounts from one.
+    """
+    keys = who or (client_address,)
+
+    def decorate(view):
+        @functools.wraps(view)
+        def checked(*args, **kwargs):
+            if request.method == "POST" and current_app.config.get("RATELIMIT_ENABLED", True):
+                limits, limit = sign_in_limits(), current_app.config["LOGIN_RATE_LIMIT"]
+                # Every key counts the attempt (no short-circuit): each is a window of its own.
+                within = [limits.hit(limit, key(), request.endpoint) for key in keys]
+                if not all(within):
+                    abort(429)
+            return view(*args, **kwargs)
+
+        return checked
+
+    return decorate

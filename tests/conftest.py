@@ -33,7 +33,7 @@ from sqlalchemy.exc import OperationalError  # noqa: E402
 
 from app import create_app  # noqa: E402
 from app import mail as mail_module  # noqa: E402
-from app.extensions import db, limiter  # noqa: E402
+from app.extensions import db  # noqa: E402
 
 TEST_DATABASE_URL = os.environ.get("HERALD_TEST_DATABASE_URL", "")
 
@@ -78,6 +78,7 @@ TEST_CONFIG = {
     "MAIL_BACKEND": "memory",
     "TASKS_IMMEDIATE": True,
     "WTF_CSRF_ENABLED": False,
+    "RATELIMIT_ENABLED": False,  # tests of the sign-in limits switch them on
     "BASE_URL": "http://localhost",
     "SECRET_KEY": "test-secret-key-that-is-long-enough-for-tests",
     # Tests ingest clicks with an explicit flush; a background pass landing between a test's
@@ -91,7 +92,6 @@ def _app(database_url):
     from flask_migrate import upgrade
 
     app = create_app({**TEST_CONFIG, "SQLALCHEMY_DATABASE_URI": database_url, "MEDIA_ROOT": str(_TMP / "media")})
-    limiter.enabled = False  # tests of the limits switch it on (storage exists only if enabled at init)
     with app.app_context():
         upgrade(directory=str(Path(__file__).resolve().parent.parent / "migrations"))
     return app
@@ -124,11 +124,9 @@ def app(_app):
     """The app, with an empty database and a clean outbox after the test."""
     saved = dict(_app.config)
     mail_module.outbox.clear()
-    limiter.enabled = False  # another create_app() in a test may have switched it on
     yield _app
     _app.config.clear()
     _app.config.update(saved)
-    limiter.enabled = False
     redirects = _app.extensions["herald_redirects"]
     redirects.forget()
     with redirects.flusher.paused():  # the flusher thread must not be mid-ingest while tables are emptied

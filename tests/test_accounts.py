@@ -9,7 +9,8 @@ from sqlalchemy import func, select
 
 from app.accounts import services
 from app.accounts.models import AuthToken, User
-from app.extensions import db, limiter
+from app.extensions import db
+from app.ratelimit import sign_in_limits
 from app.timeutil import utcnow
 from tests.helpers import get, link_in, mail_text, path_of
 
@@ -220,9 +221,8 @@ def test_token_can_be_used_only_once_even_when_raced(app, factory):
 
 def test_login_is_rate_limited(app, client, factory):
     factory.user("ola@example.com", "Ola", password=PASSWORD)
-    app.config["LOGIN_RATE_LIMIT"] = "3 per minute"
-    limiter.enabled = True
-    limiter.reset()
+    app.config.update(LOGIN_RATE_LIMIT="3 per minute", RATELIMIT_ENABLED=True)
+    sign_in_limits(app).reset()
     codes = [login(client, "ola@example.com", "wrong password!").status_code for _ in range(4)]
     assert codes == [400, 400, 400, 429]
     response = login(client, "ola@example.com", PASSWORD)
@@ -232,9 +232,8 @@ def test_login_is_rate_limited(app, client, factory):
 
 def test_login_limit_also_applies_per_address_across_ips(app, factory):
     factory.user("ola@example.com", "Ola", password=PASSWORD)
-    app.config["LOGIN_RATE_LIMIT"] = "3 per minute"
-    limiter.enabled = True
-    limiter.reset()
+    app.config.update(LOGIN_RATE_LIMIT="3 per minute", RATELIMIT_ENABLED=True)
+    sign_in_limits(app).reset()
     codes = []
     for i in range(4):
         c = app.test_client()
@@ -310,38 +309,17 @@ def test_rate_limits_live_in_redis_when_configured(app, factory, tmp_path):
 
     r = redis.Redis.from_url("redis://127.0.0.1:6379/14")
     r.flushdb()
-    saved = (limiter._storage, limiter._limiter)
     try:
         factory.user("ola@example.com", "Ola", password=PASSWORD)
         hosts = [
-            create_app({**app.config, "REDIS_URL": "redis://127.0.0.1:6379/14",
+            create_app({**app.config, "REDIS_URL": "redis://127.0.0.1:6379/14", "RATELIMIT_ENABLED": True,
                         "RATELIMIT_STORAGE_URI": "redis://127.0.0.1:6379/14", "LOGIN_RATE_LIMIT": "3 per minute"})
             for _ in range(2)
         ]  # fmt: skip
-        limiter.enabled = True
         codes = [login(hosts[i % 2].test_client(), "ola@example.com", "wrong password!").status_code for i in range(4)]
         assert codes == [400, 400, 400, 429]
         keys = {k.decode() for k in r.keys("*")}
         assert "LIMITS:LIMITER/herald/email:ola@example.com/accounts.login/3/1/minute" in keys
     finally:
-        limiter._storage, limiter._limiter = saved
-        limiter.enabled = False
         r.flushdb()
 
-
-def test_a_default_limit_is_still_checked_on_every_request(app):
-    """Herald drops the per-request limit check only while every limit is per view."""
-    from app import create_app
-
-    saved = (limiter._storage, limiter._limiter, limiter.limit_manager.default_limits)
-    try:
-        host = create_app({**app.config, "RATELIMIT_DEFAULT": "2 per minute"})
-        limiter.enabled = True
-        limiter.reset()
-        client = host.test_client()
-        assert [client.get("/healthz").status_code for _ in range(3)] == [200, 200, 429]
-        assert app.test_client().get("/healthz").status_code == 200  # the app without defaults: no check
-    finally:
-        limiter._storage, limiter._limiter = saved[0], saved[1]
-        limiter.limit_manager.set_default_limits([])
-        limiter.enabled = False

@@ -25,7 +25,7 @@ from sqlalchemy.engine import make_url
 from app import create_app
 from app.config import read_or_create_secret
 from app.database import read_intent
-from app.extensions import db, limiter
+from app.extensions import db
 from app.gamification.models import PointBalance, PointEntry
 from app.tracking.models import Click
 
@@ -93,7 +93,6 @@ def instance(tmp_path_factory, new_database):
             "MEDIA_ROOT": str(folder / "uploads"),
             "SQLALCHEMY_DATABASE_URI": database_url or new_database(label),
         })  # fmt: skip
-        limiter.enabled = False
         _forget_process_caches()
         apps.append(app)
         return app
@@ -102,7 +101,6 @@ def instance(tmp_path_factory, new_database):
     for app in apps:
         with app.app_context():
             db.engine.dispose()
-    limiter.enabled = False
     _forget_process_caches()
 
 
@@ -358,7 +356,6 @@ def test_backup_under_load_restores_into_a_new_instance_that_signs_in_with_the_s
         "MEDIA_ROOT": target.config["MEDIA_ROOT"],
         "SQLALCHEMY_DATABASE_URI": target.config["SQLALCHEMY_DATABASE_URI"],
     })  # fmt: skip
-    limiter.enabled = False
     assert restored.config["SECRET_KEY"] == (Path(source.config["INSTANCE_PATH"]) / "secret_key").read_text()
 
     # The snapshot is one moment: every balance is its ledger sum, between the balances read just

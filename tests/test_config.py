@@ -96,27 +96,23 @@ def test_instance_files_are_created_private(tmp_path, monkeypatch):
     """The database (and its WAL), the rate-limit counters and the gift-card key: mode 0600 from the start."""
     from sqlalchemy import text
 
-    from app.extensions import db, limiter
+    from app.extensions import db
+    from app.ratelimit import sign_in_limits
     from rewards import services as reward_services
 
     folder = tmp_path / "inst"
     monkeypatch.setenv("HERALD_INSTANCE_PATH", str(folder))
     monkeypatch.delenv("HERALD_SECRET_KEY", raising=False)
     monkeypatch.delenv("HERALD_GIFTCARD_KEY", raising=False)
-    saved = (limiter._storage, limiter._limiter)
-    try:
-        app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{folder / 'herald.db'}", "RATELIMIT_ENABLED": True})
-        with app.app_context():
-            with db.engine.begin() as conn:
-                conn.execute(text("CREATE TABLE t (x INTEGER)"))
-                conn.execute(text("INSERT INTO t VALUES (1)"))
-            reward_services.code_hash("ANY-CODE")  # creates instance/giftcard_key on first use
-            limiter._storage.incr("probe", 60)  # creates instance/ratelimits.db
-            names = {p.name: stat.S_IMODE(p.stat().st_mode) for p in folder.iterdir() if p.is_file()}
-            db.engine.dispose()
-    finally:
-        limiter._storage, limiter._limiter = saved
-        limiter.enabled = False
+    app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{folder / 'herald.db'}", "RATELIMIT_ENABLED": True})
+    with app.app_context():
+        with db.engine.begin() as conn:
+            conn.execute(text("CREATE TABLE t (x INTEGER)"))
+            conn.execute(text("INSERT INTO t VALUES (1)"))
+        reward_services.code_hash("ANY-CODE")  # creates instance/giftcard_key on first use
+        sign_in_limits(app).hit("1 per minute", "probe", "test")  # creates instance/ratelimits.db
+        names = {p.name: stat.S_IMODE(p.stat().st_mode) for p in folder.iterdir() if p.is_file()}
+        db.engine.dispose()
     for name in ("herald.db", "herald.db-wal", "secret_key", "giftcard_key", "ratelimits.db"):
         assert names.get(name) == 0o600, (name, names)
 

@@ -19,14 +19,11 @@ from app.accounts.forms import (
     ResetPasswordForm,
 )
 from app.accounts.models import User
-from app.extensions import db, limiter
+from app.extensions import db
 from app.forms import ConfirmForm
 from app.media import ImageError, delete_media, save_square_image
+from app.ratelimit import client_address, limited
 from app.security import login_required
-
-
-def _login_limit() -> str:
-    return current_app.config["LOGIN_RATE_LIMIT"]
 
 
 def _email_key() -> str:
@@ -34,17 +31,8 @@ def _email_key() -> str:
     return "email:" + services.normalize_email(request.form.get("email", ""))
 
 
-login_limits = [
-    limiter.limit(_login_limit, methods=["POST"]),
-    limiter.limit(_login_limit, methods=["POST"], key_func=_email_key),
-]
-
-
-def rate_limited(view):
-    """Apply the per-IP and per-address sign-in limits to ``view``."""
-    for limit in login_limits:
-        view = limit(view)
-    return view
+# Sign-in, magic link and reset requests: per client address and, separately, per e-mail address.
+rate_limited = limited(client_address, _email_key)
 
 
 def safe_next(default: str = "main.feed") -> str:
@@ -93,7 +81,7 @@ def request_magic_link():
 
 
 @bp.route("/login/magic/<token>", methods=["GET", "POST"])
-@limiter.limit(_login_limit, methods=["POST"])
+@limited(client_address)
 def magic_landing(token: str):
     """Confirm and use a magic link (a button, so mail scanners that follow links use nothing)."""
     form = ConfirmForm()
@@ -139,7 +127,7 @@ def forgot_password():
 
 
 @bp.route("/password/reset/<token>", methods=["GET", "POST"])
-@limiter.limit(_login_limit, methods=["POST"])
+@limited(client_address)
 def reset_password(token: str):
     """Choose a new password from a reset link."""
     form = ResetPasswordForm()
@@ -159,7 +147,7 @@ def reset_password(token: str):
 
 
 @bp.route("/invite/<token>", methods=["GET", "POST"])
-@limiter.limit(_login_limit, methods=["POST"])
+@limited(client_address)
 def accept_invite(token: str):
     """Activate an invited account."""
     pending = services.peek_token(token, "invite")
