@@ -322,4 +322,3 @@ def test_rate_limits_live_in_redis_when_configured(app, factory, tmp_path):
         assert "LIMITS:LIMITER/herald/email:ola@example.com/accounts.login/3/1/minute" in keys
     finally:
         r.flushdb()
-
