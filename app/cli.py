@@ -138,10 +138,8 @@ def serve(host, port, workers, no_tasks):
     db.session.remove()
     env = os.environ.copy()
     env.setdefault("HERALD_BASE_URL", f"http://{host}:{port}")  # links in e-mails point here
-    env.setdefault("HERALD_CLICK_INGEST", "process")  # web workers only spool; the ingester below writes
-    procs = []
-    if env["HERALD_CLICK_INGEST"] == "process":
-        procs.append(subprocess.Popen([sys.executable, "-m", "flask", "--app", "wsgi", "ingest-clicks"], env=env))  # noqa: S603
+    # Web workers only spool clicks; the ingester writes them (app/tracking/clicks.py::Flusher).
+    procs = [subprocess.Popen([sys.executable, "-m", "flask", "--app", "wsgi", "ingest-clicks"], env=env)]  # noqa: S603
     if not no_tasks:
         procs.append(subprocess.Popen(  # noqa: S603
             [sys.executable, "-m", "huey.bin.huey_consumer", "app.worker.huey", "-w", "2", "-k", "thread"],

@@ -141,9 +141,6 @@ def load_config(overrides: dict | None = None) -> dict:
         "WTF_CSRF_HEADERS": ["X-CSRFToken"],
         "TASKS_IMMEDIATE": env_bool("TASKS_IMMEDIATE", False),
         "GIFTCARD_KEY": env("GIFTCARD_KEY"),
-        # "workers": each web process ingests its spooled clicks in a thread (simplest);
-        # "process": web processes only spool and `flask ingest-clicks` ingests (lower redirect latency).
-        "CLICK_INGEST": env("CLICK_INGEST", "workers"),
         "TRUST_PROXY": env_int("TRUST_PROXY", 0),
         # Point-earning visitors one network address (IPv4, or an IPv6 /64) can produce per link
         # and day: rotating user agents from one machine must not farm clicks; an office behind

@@ -228,8 +228,6 @@ class Instance:
             "HERALD_DATABASE_URL": self.url,
             "HERALD_SECRET_KEY": secrets.token_urlsafe(48),
             "HERALD_MEDIA_ROOT": str(self.folder / "uploads"),
-            # The production setting the README recommends: workers spool, one ingester process writes.
-            "HERALD_CLICK_INGEST": os.environ.get("HERALD_CLICK_INGEST", "process"),
         }
         for name in ("HERALD_TASKS_IMMEDIATE", "HERALD_TEST_DATABASE_URL", "FLASK_DEBUG"):
             self.env.pop(name, None)
@@ -445,13 +443,11 @@ class Gunicorn:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
-        self.ingester = None
-        if self.instance.env.get("HERALD_CLICK_INGEST") == "process":
-            # As the README recommends: the web workers only spool, one ingester process writes.
-            self.ingester = subprocess.Popen(
-                [sys.executable, "-m", "flask", "--app", "wsgi", "ingest-clicks"], cwd=ROOT, env=self.instance.env,
-                stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, start_new_session=True,
-            )  # fmt: skip
+        # As in production: the web workers only spool, one ingester process writes.
+        self.ingester = subprocess.Popen(
+            [sys.executable, "-m", "flask", "--app", "wsgi", "ingest-clicks"], cwd=ROOT, env=self.instance.env,
+            stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:

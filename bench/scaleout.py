@@ -603,7 +603,6 @@ def main(argv=None) -> int:
             "HERALD_MEDIA_ROOT": str(instance.tmp / "media"),
             "HERALD_TRUST_PROXY": "1",
             "HERALD_LOGIN_RATE_LIMIT": args.login_limit,
-            "HERALD_CLICK_INGEST": "process",
             "PYTHONUNBUFFERED": "1",
         }
         base_env = {k: v for k, v in os.environ.items() if not k.startswith("HERALD_")}

@@ -129,7 +129,6 @@ def test_the_click_ingester_runs_at_the_lowest_priority_in_its_own_session(tmp_p
         "HERALD_INSTANCE_PATH": str(instance),
         "HERALD_DATABASE_URL": f"sqlite:///{instance / 'herald.db'}",
         "HERALD_SECRET_KEY": "a-test-secret-that-is-long-enough-for-this",
-        "HERALD_CLICK_INGEST": "process",
     }
     env.pop("HERALD_TEST_DATABASE_URL", None)
     root = Path(__file__).resolve().parent.parent

@@ -16,8 +16,9 @@ from sqlalchemy import func, select
 
 from app import events
 from app.content.models import Post, Share
+from app.database import write_intent
 from app.extensions import db
-from app.tracking.clicks import Flusher
+from app.tracking.clicks import Flusher, ingest_spool
 from app.tracking.models import Click, TrackedLink
 from tests.helpers import free_port
 from tests.test_content import make_post
@@ -341,22 +342,29 @@ def test_a_paused_flusher_ingests_nothing_until_the_pause_ends(app, client, auth
         assert db.session.get(Post, live_post).click_count == 1
 
 
-def test_the_flusher_thread_ingests_clicks_on_its_own(app, client, auth, users, live_post):
+def test_a_web_process_hands_its_clicks_to_the_ingester_on_its_own(app, client, auth, users, live_post):
+    """The web process's thread rotates the spool (no explicit flush); the ingester's pass writes the click."""
     auth.login(users["employee"])
     code = code_of(share(client, live_post, "linkedin")["link"])
-    flusher = Flusher(app, app.extensions["herald_redirects"].spool, interval=0.05)
-    flusher.ensure_running()
+    spool = app.extensions["herald_redirects"].spool
+    handover = Flusher(app, spool, interval=0.05)
+    handover.ensure_running()
     try:
         visit(app, code, ip="198.51.100.11")
         deadline = time.monotonic() + 10
+        while not list(spool.folder.glob("clicks-*.ready")) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert list(spool.folder.glob("clicks-*.ready")), "the thread did not hand the spool over"
         with app.app_context():
-            while db.session.get(Post, live_post).click_count == 0 and time.monotonic() < deadline:
-                db.session.rollback()
-                time.sleep(0.05)
-            assert db.session.get(Post, live_post).click_count == 1
+            assert db.session.get(Post, live_post).click_count == 0  # web processes never write clicks
             db.session.remove()
     finally:
-        flusher.stop()
+        handover.stop()
+    with app.app_context(), write_intent():
+        assert ingest_spool(spool) == 1  # one pass of ``flask ingest-clicks``
+        db.session.commit()
+        assert db.session.get(Post, live_post).click_count == 1
+        db.session.remove()
 
 
 def test_no_raw_ip_is_stored_anywhere(app, client, auth, users, live_post):

@@ -38,7 +38,7 @@ def lower_priority(niceness: int) -> None:
                    "the spool meanwhile.")  # fmt: skip
 @with_appcontext
 def ingest_clicks(interval: float, niceness: int):
-    """Move spooled clicks into the database continuously (with HERALD_CLICK_INGEST=process)."""
+    """Move this host's spooled clicks into the database continuously (run one beside gunicorn on each host)."""
     import time
 
     if niceness:

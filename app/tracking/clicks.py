@@ -372,12 +372,17 @@ def ingest_spool(spool: Spool) -> int:
 
 
 class Flusher:
-    """A daemon thread per web process: rotate the spool, ingest ready files, every ``interval`` seconds."""
+    """Moves a host's spooled clicks on: a web process hands its file over, the ingester writes them.
 
-    def __init__(self, app, spool: Spool, interval: float = 0.5, rotate_only: bool = False):
+    There is one way clicks reach the database: the ``ingest-clicks`` process (``serve``
+    starts it beside gunicorn) calls ``flush()`` in a loop, at the lowest CPU priority, so
+    redirects never wait for it. In each web process a daemon thread only rotates the
+    spool every ``interval`` seconds, handing the finished file over. Tests call
+    ``flush()`` themselves: the same pass the ingester runs.
+    """
+
+    def __init__(self, app, spool: Spool, interval: float = 0.5):
         self.app = app
-        # With a separate ingester process, web processes only hand their spool files over.
-        self.rotate_only = rotate_only
         self.spool = spool
         self.interval = interval
         self._pid = None
@@ -420,7 +425,7 @@ class Flusher:
             yield
 
     def flush(self) -> int:
-        """Rotate and ingest now (tests and shutdown call this).
+        """Rotate and ingest now: one pass of the ingester (it calls this in a loop; tests call it too).
 
         Waits for the background thread's pass in progress first: it may have claimed a
         file this call would otherwise miss, and its clicks must be committed on return.
@@ -436,10 +441,7 @@ class Flusher:
     def _run(self) -> None:
         while not self._stop.wait(self.interval):
             try:
-                if self.rotate_only:
-                    self.spool.rotate()
-                    continue
-                self.flush()
-            except Exception:  # keep flushing; the files stay on disk until a pass succeeds
-                log.exception("click ingestion failed; will retry")
+                self.spool.rotate()  # hand the finished file to the ingester
+            except Exception:  # keep going; the clicks stay on disk in the active file
+                log.exception("could not hand the click spool over; will retry")
                 time.sleep(self.interval)

@@ -107,10 +107,7 @@ class RedirectMiddleware:
         # them all: pauses of 10-55 ms, the redirect's p99.
         self.cache: dict[str, tuple] = {}
         self.spool = Spool(Path(app.config["INSTANCE_PATH"]) / "spool")
-        self.ingest_here = app.config.get("CLICK_INGEST", "workers") != "process"
-        self.flusher = Flusher(
-            app, self.spool, app.config.get("CLICK_FLUSH_SECONDS", 0.5), rotate_only=not self.ingest_here
-        )
+        self.flusher = Flusher(app, self.spool, app.config.get("CLICK_FLUSH_SECONDS", 0.5))
         self._engine = None
         self._local = threading.local()  # each thread's own lookup connection
         self._held: list = []  # every thread's, closed when the engine is disposed
