@@ -87,8 +87,9 @@ def register_extensions(app: Flask) -> None:
     migrate.init_app(app, db, render_as_batch=True, compare_type=True)
     csrf.init_app(app)
     htmx.init_app(app)
-    from app import ratelimit
+    from app import caches, ratelimit
 
+    caches.init_app(app)
     ratelimit.init_app(app)
     babel.init_app(app, locale_selector=_select_locale, timezone_selector=_select_timezone)
     login_manager.init_app(app)
@@ -209,6 +210,9 @@ def _install_cached_url_for(app: Flask) -> None:
         return cached(request.script_root, blueprint, endpoint, key)
 
     app.jinja_env.globals["url_for"] = url_for
+    from app import caches
+
+    caches.register(app, "url_for", cached.cache_clear)
 
 
 # The features, in the order they register: each package's ``init_app(app)`` mounts its

@@ -41,3 +41,6 @@ def install(app: Flask) -> None:
         return nav(str(get_locale()), request.endpoint or "", roles, int(balance or 0), request.script_root)
 
     app.jinja_env.globals.update(shell_head=shell_head, shell_nav=shell_nav)
+    from app import caches
+
+    caches.register(app, "page shell", lambda: (head.cache_clear(), nav.cache_clear()))

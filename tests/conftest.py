@@ -31,7 +31,7 @@ from sqlalchemy import create_engine, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 from sqlalchemy.exc import OperationalError  # noqa: E402
 
-from app import create_app  # noqa: E402
+from app import caches, create_app  # noqa: E402
 from app import mail as mail_module  # noqa: E402
 from app.extensions import db  # noqa: E402
 
@@ -128,7 +128,6 @@ def app(_app):
     _app.config.clear()
     _app.config.update(saved)
     redirects = _app.extensions["herald_redirects"]
-    redirects.forget()
     with redirects.flusher.paused():  # the flusher thread must not be mid-ingest while tables are emptied
         for leftover in redirects.spool.folder.glob("clicks-*"):
             if leftover != redirects.spool._path:
@@ -138,12 +137,7 @@ def app(_app):
             leftover.unlink(missing_ok=True)
         _empty_all_tables(_app)
     mail_module.outbox.clear()
-    from app.gamification import badges, leaderboard, rules
-
-    badges._ensured.clear()
-    badges.forget_cache()
-    rules.forget_cache()
-    leaderboard.forget_members_cache()
+    caches.clear(_app)
 
 
 @pytest.fixture

@@ -22,7 +22,7 @@ import pytest
 from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import make_url
 
-from app import create_app
+from app import caches, create_app
 from app.config import read_or_create_secret
 from app.database import read_intent
 from app.extensions import db
@@ -72,14 +72,6 @@ def new_database(tmp_path_factory):
         admin.dispose()
 
 
-def _forget_process_caches():
-    from app.gamification import badges, leaderboard, rules
-
-    badges.forget_cache()
-    rules.forget_cache()
-    leaderboard.forget_members_cache()
-
-
 @pytest.fixture(scope="module")
 def instance(tmp_path_factory, new_database):
     """``instance(label, database_url=None)``: an app on a new instance folder (secrets generated there)."""
@@ -93,7 +85,7 @@ def instance(tmp_path_factory, new_database):
             "MEDIA_ROOT": str(folder / "uploads"),
             "SQLALCHEMY_DATABASE_URI": database_url or new_database(label),
         })  # fmt: skip
-        _forget_process_caches()
+        caches.clear(app)  # rules, badges and member counts are cached per process, across apps
         apps.append(app)
         return app
 
@@ -101,7 +93,7 @@ def instance(tmp_path_factory, new_database):
     for app in apps:
         with app.app_context():
             db.engine.dispose()
-    _forget_process_caches()
+        caches.clear(app)
 
 
 def _upgrade(app):

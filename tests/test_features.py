@@ -66,3 +66,22 @@ def test_every_feature_package_has_an_init_app_and_the_factory_lists_them(app):
     assert {"create-user", "import-users", "ingest-clicks", "serve", "seed-demo", "backup", "restore"} <= set(
         app.cli.commands
     )
+
+
+def test_every_cache_is_in_the_registry_and_one_clear_empties_them(app, client, factory, auth):
+    """A page view fills the shell, URL, card and rules caches; one ``caches.clear`` empties them all."""
+    from app import caches
+    from app.gamification import rules
+
+    registry = app.extensions["herald_caches"]
+    assert {"url_for", "page shell", "card parts", "captions", "link codes", "sharer tokens", "point rules",
+            "badges", "leaderboard members", "service worker"} <= set(registry.names)  # fmt: skip
+    auth.login(factory.user("ola@example.com", "Ola Nowak"))
+    assert client.get("/feed").status_code == 200
+    with app.app_context():
+        rules.get_rules()
+    assert rules._cache  # filled by the page view
+    assert app.jinja_env.globals["shell_nav"] is not None
+    caches.clear(app)
+    assert not rules._cache
+    assert "herald.card_parts" not in app.extensions

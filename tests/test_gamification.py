@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
+from app import caches
 from app.accounts.models import User
 from app.audit import AuditEntry
 from app.content import services
@@ -34,12 +35,10 @@ def balance(app, user_id) -> int:
 
 
 @pytest.fixture(autouse=True)
-def fresh_rules():
-    rules.forget_cache()
-    leaderboard.forget_members_cache()
+def fresh_rules(app):
+    caches.clear(app)
     yield
-    rules.forget_cache()
-    leaderboard.forget_members_cache()
+    caches.clear(app)
 
 
 def award(app, user_id, key, points=10, reason="share", when=None, **kw):

@@ -10,7 +10,7 @@ import pytest
 from flask import render_template
 from sqlalchemy import func, select
 
-from app import events
+from app import caches, events
 from app.accounts.models import User
 from app.audit import AuditEntry
 from app.database import write_intent
@@ -22,10 +22,10 @@ from rewards.models import Kudos, KudosAllowance, KudosPair
 
 
 @pytest.fixture(autouse=True)
-def fresh_rules():
-    rules.forget_cache()
+def fresh_rules(app):
+    caches.clear(app)
     yield
-    rules.forget_cache()
+    caches.clear(app)
 
 
 @pytest.fixture

@@ -89,6 +89,11 @@ def _render_parts(post: CardPost, locale: str, timezone: str, script_root: str) 
     )
 
 
+def forget(app) -> None:
+    """Drop the rendered card parts of ``app`` (they are keyed by every field they show: only tests need this)."""
+    app.extensions.pop("herald.card_parts", None)
+
+
 def _cache(app):
     cached = app.extensions.get("herald.card_parts")
     if cached is None:

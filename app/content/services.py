@@ -467,6 +467,12 @@ def _stable_choice(key: str, n: int) -> int:
     return _keyed_digest(current_app.config["SECRET_KEY"], key) % n
 
 
+def forget_caches() -> None:
+    """Drop the cached caption fills and keyed choices (pure functions of their arguments)."""
+    _fill_caption.cache_clear()
+    _keyed_digest.cache_clear()
+
+
 @lru_cache(maxsize=65536)
 def _keyed_digest(secret: str, key: str) -> int:
     """HMAC-SHA256 of ``key`` as a number (cached: every feed card asks again for the same keys)."""

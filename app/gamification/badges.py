@@ -136,8 +136,13 @@ def active_badges() -> tuple[ActiveBadge, ...]:
 
 
 def forget_cache() -> None:
-    """Drop the cached definitions (after an admin adds or changes a badge, and between tests)."""
+    """Drop the cached definitions (after an admin adds or changes a badge, and between tests).
+
+    The note of which databases already hold the built-in badges goes too, so they are
+    made again if the tables were emptied.
+    """
     _active.clear()
+    _ensured.clear()
 
 
 _STATEMENTS: dict[tuple[str, str], Prepared] = {}

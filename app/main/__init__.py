@@ -7,6 +7,8 @@ bp = Blueprint("main", __name__)
 
 def init_app(app: Flask) -> None:
     """Mount the shell pages."""
+    from app import caches
     from app.main import routes  # noqa: F401  (routes attach to bp)
 
     app.register_blueprint(bp)
+    caches.register(app, "service worker", routes.forget_service_worker)

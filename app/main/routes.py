@@ -115,6 +115,11 @@ def manifest():
     return response
 
 
+def forget_service_worker() -> None:
+    """Drop the built worker script (its version follows the shell's files, read once per process)."""
+    _service_worker_source.cache_clear()
+
+
 @lru_cache(maxsize=1)
 def _service_worker_source(static_folder: str) -> tuple[str, str]:
     """The worker script with its precache list and a version derived from the shell's files."""

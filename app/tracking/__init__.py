@@ -11,8 +11,10 @@ bp = Blueprint("tracking", __name__)
 
 def init_app(app: Flask) -> None:
     """Put the redirect layer in front of Flask; add the fallback route, the sharer cookie, tasks and CLI."""
+    from app import caches
     from app.tracking import cli, routes, tasks  # noqa: F401  (routes attach to bp; tasks to Huey)
-    from app.tracking.redirect import RedirectMiddleware, remember_the_sharer
+    from app.tracking.clicks import is_bot
+    from app.tracking.redirect import RedirectMiddleware, remember_the_sharer, sharer_token
 
     app.register_blueprint(bp)
     app.after_request(remember_the_sharer)
@@ -20,3 +22,6 @@ def init_app(app: Flask) -> None:
     redirects = RedirectMiddleware(app, app.wsgi_app)
     app.extensions["herald_redirects"] = redirects
     app.wsgi_app = redirects
+    caches.register(app, "link codes", redirects.forget)
+    caches.register(app, "sharer tokens", sharer_token.cache_clear)
+    caches.register(app, "bot user agents", is_bot.cache_clear)
