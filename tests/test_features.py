@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from app import FEATURES
+from app.extensions import db
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -85,3 +86,43 @@ def test_every_cache_is_in_the_registry_and_one_clear_empties_them(app, client, 
     caches.clear(app)
     assert not rules._cache
     assert "herald.card_parts" not in app.extensions
+
+
+def _balanced(fragment: str) -> bool:
+    """Every element the fragment opens, it closes, in order (void elements need no end tag)."""
+    from html.parser import HTMLParser
+
+    void = {"img", "input", "br", "hr", "meta", "link", "source", "area", "base", "col", "embed", "wbr"}
+    stack: list[str] = []
+    ok = [True]
+
+    class Parser(HTMLParser):
+        def handle_starttag(self, tag, attrs):
+            if tag not in void:
+                stack.append(tag)
+
+        def handle_endtag(self, tag):
+            if not stack or stack.pop() != tag:
+                ok[0] = False
+
+    Parser().feed(fragment)
+    return ok[0] and not stack
+
+
+def test_cached_card_parts_are_balanced_html(app, factory, auth, client):
+    """The <article> and the share <form> open and close in the card template, not across cached parts."""
+    from app.content import cards, services
+
+    with app.test_request_context(method="POST"):
+        data = services.PostData(title="Balanced", body="Body text", url="https://example.com/b", action="publish")
+        post_id = services.create_post(data, None).id
+        db.session.commit()
+    auth.login(factory.user("ola@example.com", "Ola Nowak"))
+    page = client.get("/feed").get_data(as_text=True)
+    assert page.count("<article") == page.count("</article>") == 1
+    with app.test_request_context():
+        from app.content.models import Post
+
+        parts = cards.card_parts(db.session.get(Post, post_id))
+    for name in ("head", "share_label", "share_buttons"):
+        assert _balanced(str(getattr(parts, name))), name

@@ -63,9 +63,11 @@ class CardParts:
     """Rendered, escaped HTML pieces of one card, and its links."""
 
     head: Markup
-    share_open: Markup
+    share_summary: str
+    share_url: str
+    share_copied: str
     share_label: Markup
-    share_close: Markup
+    share_buttons: Markup
     like_label: str
     post_url: str
     like_url: str
@@ -80,9 +82,11 @@ def _render_parts(post: CardPost, locale: str, timezone: str, script_root: str) 
 
     return CardParts(
         head=macro("head")(post),
-        share_open=macro("share_open")(post),
+        share_summary=gettext("Share"),
+        share_url=url_for("content.share", post_id=post.id),
+        share_copied=gettext("Copied: paste it wherever you share."),
         share_label=macro("share_label")(post),
-        share_close=macro("share_close")(),
+        share_buttons=macro("share_buttons")(),
         like_label=gettext("Like"),
         post_url=url_for("content.post", post_id=post.id),
         like_url=url_for("content.like", post_id=post.id),
