@@ -22,16 +22,16 @@ def media_root() -> Path:
     return Path(current_app.config["MEDIA_ROOT"])
 
 
-def save_square_image(stream, folder: str, size: int, max_bytes: int) -> str:
-    """Validate an uploaded image, crop it square, resize, store as WebP; return its relative path.
+def _read_image(stream, max_bytes: int) -> Image.Image:
+    """Read an upload of at most ``max_bytes``, check it is a JPEG, PNG or WebP of sane size; RGB, upright.
 
-    Re-encoding drops metadata (EXIF location) and anything that is not pixels.
+    Raises ImageError with a message for the person who uploaded it.
     """
+    from io import BytesIO
+
     data = stream.read(max_bytes + 1)
     if len(data) > max_bytes:
         raise ImageError(_("The image is larger than %(mb)d MB.", mb=max_bytes // (1024 * 1024)))
-    from io import BytesIO
-
     try:
         with Image.open(BytesIO(data)) as probe:
             if probe.format not in ALLOWED_FORMATS:
@@ -40,15 +40,26 @@ def save_square_image(stream, folder: str, size: int, max_bytes: int) -> str:
                 raise ImageError(_("The image has too many pixels."))
             probe.verify()
         with Image.open(BytesIO(data)) as img:
-            img = ImageOps.exif_transpose(img).convert("RGB")
-            img = ImageOps.fit(img, (size, size), Image.Resampling.LANCZOS)
-            name = f"{folder}/{secrets.token_urlsafe(12)}.webp"
-            target = media_root() / name
-            target.parent.mkdir(parents=True, exist_ok=True)
-            img.save(target, "WEBP", quality=85)
+            return ImageOps.exif_transpose(img).convert("RGB")
     except (UnidentifiedImageError, OSError, Image.DecompressionBombError):
         raise ImageError(_("This file is not an image we can read."))
-    return name
+
+
+def _store(img: Image.Image, relative: str, quality: int) -> str:
+    """Save ``img`` as WebP under the media root; return ``relative``."""
+    target = media_root() / relative
+    target.parent.mkdir(parents=True, exist_ok=True)
+    img.save(target, "WEBP", quality=quality)
+    return relative
+
+
+def save_square_image(stream, folder: str, size: int, max_bytes: int) -> str:
+    """Validate an uploaded image, crop it square, resize, store as WebP; return its relative path.
+
+    Re-encoding drops metadata (EXIF location) and anything that is not pixels.
+    """
+    img = ImageOps.fit(_read_image(stream, max_bytes), (size, size), Image.Resampling.LANCZOS)
+    return _store(img, f"{folder}/{secrets.token_urlsafe(12)}.webp", 85)
 
 
 def delete_media(relative: str | None) -> None:
@@ -62,31 +73,12 @@ def save_resized_image(stream, folder: str, widths: dict[str, int], max_bytes: i
 
     Returns ``{name: relative path}``, e.g. ``{"phone": ..., "preview": ...}``.
     """
-    from io import BytesIO
-
-    data = stream.read(max_bytes + 1)
-    if len(data) > max_bytes:
-        raise ImageError(_("The image is larger than %(mb)d MB.", mb=max_bytes // (1024 * 1024)))
+    img = _read_image(stream, max_bytes)
+    stem = secrets.token_urlsafe(12)
     out: dict[str, str] = {}
-    try:
-        with Image.open(BytesIO(data)) as probe:
-            if probe.format not in ALLOWED_FORMATS:
-                raise ImageError(_("Use a JPEG, PNG or WebP image."))
-            if probe.width * probe.height > MAX_PIXELS:
-                raise ImageError(_("The image has too many pixels."))
-            probe.verify()
-        with Image.open(BytesIO(data)) as img:
-            img = ImageOps.exif_transpose(img).convert("RGB")
-            stem = secrets.token_urlsafe(12)
-            for name, width in widths.items():
-                copy = img.copy()
-                if copy.width > width:
-                    copy = copy.resize((width, round(copy.height * width / copy.width)), Image.Resampling.LANCZOS)
-                relative = f"{folder}/{stem}-{name}.webp"
-                target = media_root() / relative
-                target.parent.mkdir(parents=True, exist_ok=True)
-                copy.save(target, "WEBP", quality=82)
-                out[name] = relative
-    except (UnidentifiedImageError, OSError, Image.DecompressionBombError):
-        raise ImageError(_("This file is not an image we can read."))
+    for name, width in widths.items():
+        copy = img.copy()
+        if copy.width > width:
+            copy = copy.resize((width, round(copy.height * width / copy.width)), Image.Resampling.LANCZOS)
+        out[name] = _store(copy, f"{folder}/{stem}-{name}.webp", 82)
     return out
