@@ -222,6 +222,27 @@ def parse_employee_csv(data: bytes) -> tuple[list[ImportRow], list[tuple[int, st
     return rows, errors
 
 
+class _Resolver:
+    """Names in an import resolved to rows once each: found (case-insensitively) or created and noted as new."""
+
+    def __init__(self, model, create, new_names: list[str]):
+        self.model, self.create, self.new_names = model, create, new_names
+        self.seen: dict[str, object] = {}
+
+    def get(self, name: str):
+        """The row named ``name`` (None for an empty name)."""
+        if not name:
+            return None
+        key = name.lower()
+        if key not in self.seen:
+            found = _named(self.model, name)
+            if found is None:
+                self.new_names.append(name)
+                found = self.create(name)
+            self.seen[key] = found
+        return self.seen[key]
+
+
 def import_employees(data: bytes, actor: User | None = None, *, send_invites: bool = False) -> ImportReport:
     """Import employees from CSV bytes: all rows or none.
 
@@ -235,29 +256,12 @@ def import_employees(data: bytes, actor: User | None = None, *, send_invites: bo
         report.errors = errors
         return report
     existing = {u.email: u for u in db.session.scalars(select(User).where(User.email.in_([r.email for r in rows])))}
-    depts: dict[str, Department | None] = {}
-    locs: dict[str, Location | None] = {}
+    default_tz = current_app.config["DEFAULT_TIMEZONE"]
+    depts = _Resolver(Department, get_or_create_department, report.new_departments)
+    locs = _Resolver(Location, lambda name: get_or_create_location(name, default_tz), report.new_locations)
     invitees = []
     for row in rows:
-        dept = loc = None
-        if row.department:
-            key = row.department.lower()
-            if key not in depts:
-                found = _named(Department, row.department)
-                if found is None:
-                    report.new_departments.append(row.department)
-                    found = get_or_create_department(row.department)
-                depts[key] = found
-            dept = depts[key]
-        if row.location:
-            key = row.location.lower()
-            if key not in locs:
-                found = _named(Location, row.location)
-                if found is None:
-                    report.new_locations.append(row.location)
-                    found = get_or_create_location(row.location, current_app.config["DEFAULT_TIMEZONE"])
-                locs[key] = found
-            loc = locs[key]
+        dept, loc = depts.get(row.department), locs.get(row.location)
         user = existing.get(row.email)
         if user is None:
             user = accounts.create_user(
