@@ -1,11 +1,32 @@
-"""Small helpers shared by tests."""
+"""Builders and small helpers shared by tests: they create data the way the product does.
+
+Test modules import from here (or use fixtures from ``conftest.py``), never from one
+another: ``tests/test_suite_layout.py`` fails when one does.
+"""
 
 from __future__ import annotations
 
 import re
+import secrets
 import socket
+import ssl
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from sqlalchemy import func, select
+
+from app.accounts.models import User
+from app.content import services as content
+from app.database import write_intent
 from app.extensions import db
+from app.gamification import ledger
+from app.gamification.models import PointBalance, PointEntry
+from rewards import services as rewards
+from rewards.models import Reward, RewardVariant
+
+PHONE_UA = "Mozilla/5.0 (iPhone; CPU iPhone OS 18_0 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148 Safari/604.1"
+# The address a merch redemption ships to unless a test gives another.
+ADDRESS = {"name": "Erin E", "line1": "Main St 1", "postcode": "00-001", "city": "Warsaw", "country": "Poland"}
 
 # (inputs tried, inputs accepted) per route in tests/test_inputs_never_crash.py; conftest prints them at the end.
 FUZZ_TRIED: dict[str, tuple[int, int]] = {}
@@ -54,14 +75,9 @@ def make_targets(app, users: dict) -> dict:
     with one code; the employee holds 500 points. Built through the services, so balances
     equal the ledger.
     """
-    from app.accounts.models import User
     from app.content import engagement, services, sharing
     from app.content.models import FeedItem, FeedSource
-    from app.database import write_intent
-    from app.gamification import ledger
     from app.org.services import get_or_create_department, get_or_create_location
-    from rewards import services as rewards
-    from rewards.models import Reward, RewardVariant
 
     with app.test_request_context(method="POST"), write_intent():
         employee = db.session.get(User, users["employee"])
@@ -104,3 +120,202 @@ def make_targets(app, users: dict) -> dict:
             "suggestion_id": suggestion.id, "source_id": source.id, "item_id": item.id, "reward_id": reward.id,
             "variant_id": reward.variants[0].id, "redemption_id": redemption.id, "gift_card_id": gift_card.id,
         }  # fmt: skip
+
+
+# --- posts, shares and clicks ---------------------------------------------------------------------------------
+
+
+def make_post(app, title="Q3 results", action="publish", author=None, **kw):
+    """Create a post through the service, committed; returns its id."""
+    with app.test_request_context(method="POST"):
+        data = content.PostData(title=title, url=kw.pop("url", "https://example.com/q3"), action=action, **kw)
+        post = content.create_post(data, db.session.get(User, author) if author else None)
+        db.session.commit()
+        return post.id
+
+
+def share(client, post_id, network="linkedin", **data):
+    """Share a post as the signed-in ``client`` (the JSON answer); the share must succeed."""
+    response = client.post(
+        f"/posts/{post_id}/share", data={"network": network, **data}, headers={"Accept": "application/json"}
+    )
+    assert response.status_code == 200, response.get_data(as_text=True)
+    return response.get_json()
+
+
+def code_of(link: str) -> str:
+    """The code of a tracked link (``https://…/r/<code>``)."""
+    return link.rsplit("/", 1)[1]
+
+
+def flush(app) -> int:
+    """Ingest the spooled clicks now; returns how many were ingested."""
+    return app.extensions["herald_redirects"].flusher.flush()
+
+
+def visit(app, code, ip="203.0.113.7", ua=PHONE_UA, **headers):
+    """Follow a tracked link as a stranger (a new client, no cookies) from ``ip``."""
+    client = app.test_client()
+    return client.get(f"/r/{code}", headers={"User-Agent": ua, **headers}, environ_base={"REMOTE_ADDR": ip})
+
+
+# --- points -----------------------------------------------------------------------------------------------------
+
+
+def ledger_sum(app, user_id) -> int:
+    """The sum of a person's ledger entries."""
+    with app.app_context():
+        return db.session.scalar(
+            select(func.coalesce(func.sum(PointEntry.delta), 0)).where(PointEntry.user_id == user_id)
+        )
+
+
+def balance(app, user_id) -> int:
+    """A person's stored point balance (0 before their first points)."""
+    with app.app_context():
+        row = db.session.get(PointBalance, user_id)
+        return row.balance if row else 0
+
+
+def balance_and_ledger(app, user_id) -> tuple[int, int]:
+    """(balance, ledger sum): equal whenever the books are right."""
+    return balance(app, user_id), ledger_sum(app, user_id)
+
+
+def give_points(app, user_id, points):
+    """Award ``points`` to a person as an adjustment, committed."""
+    with app.app_context(), write_intent():
+        ledger.award(db.session.get(User, user_id), "adjustment", points, f"seed:{user_id}:{secrets.token_hex(4)}")
+        db.session.commit()
+
+
+# --- rewards ----------------------------------------------------------------------------------------------------
+
+
+def make_reward(app, kind="merch", cost=10, variants=(("M", 5),), codes=(), **kw) -> int:
+    """Create a reward (merch gets ``variants`` of (label, stock); a gift card gets ``codes``); returns its id."""
+    with app.app_context(), write_intent():
+        reward = Reward(kind=kind, title=kw.pop("title", f"{kind} reward"), cost=cost, **kw)
+        reward.variants = (
+            [RewardVariant(label=label, stock=stock) for label, stock in variants] if kind == "merch" else []
+        )
+        db.session.add(reward)
+        db.session.flush()
+        if codes:
+            added, errors = rewards.import_codes(reward, "\n".join(codes).encode())
+            assert errors == [] and added == len(codes)
+        db.session.commit()
+        return reward.id
+
+
+def redeem(app, user_id, reward_id, key=None, **kw):
+    """One redemption attempt in its own app context and transaction; returns (created, id) or (False, message)."""
+    with app.app_context(), write_intent():
+        user = db.session.get(User, user_id)
+        reward = db.session.get(Reward, reward_id)
+        variant_id = kw.pop("variant_id", reward.variants[0].id if reward.variants else None)
+        try:
+            redemption, created = rewards.redeem(user, reward, key or secrets.token_hex(8), variant_id=variant_id,
+                                                  address=kw.pop("address", ADDRESS), **kw)  # fmt: skip
+            db.session.commit()
+            return created, redemption.id
+        except rewards.RewardError as exc:
+            db.session.rollback()
+            return False, str(exc)
+        finally:
+            db.session.remove()
+
+
+def run_parallel(n, target):
+    """Run ``target(i)`` in ``n`` threads released together; returns their results (any exception fails)."""
+    barrier = threading.Barrier(n)
+    results, errors = [], []
+
+    def work(i):
+        try:
+            barrier.wait()
+            results.append(target(i))
+        except Exception as exc:  # pragma: no cover - reported
+            errors.append(repr(exc))
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    return results
+
+
+# --- a web site on 127.0.0.1 (link previews, feeds) -----------------------------------------------------------
+
+
+class _SiteHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self):  # noqa: N802 (http.server's hook name)
+        site = self.server.site
+        site.requests.append((self.path, dict(self.headers)))
+        route = site.routes.get(self.path)
+        if route is None:
+            site.send(self, 404, b"not found", "text/plain")
+        else:
+            route(self)
+
+    def log_message(self, *args):
+        pass
+
+
+class _SiteServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        pass  # a client that gave up (timeout, size limit) is expected here
+
+
+class Site:
+    """A real web server on 127.0.0.1 in a thread; ``routes`` maps a path to ``fn(handler)``."""
+
+    def __init__(self, ssl_context: ssl.SSLContext | None = None):
+        self.routes: dict = {}
+        self.requests: list[tuple[str, dict]] = []
+        self.server = _SiteServer(("127.0.0.1", 0), _SiteHandler)
+        self.server.site = self
+        if ssl_context is not None:
+            self.server.socket = ssl_context.wrap_socket(self.server.socket, server_side=True)
+        self.port = self.server.server_port
+        self.url = f"{'https' if ssl_context else 'http'}://127.0.0.1:{self.port}"
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self.thread.start()
+
+    def stop(self):
+        """Shut the server down and wait for its thread."""
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(5)
+
+    @staticmethod
+    def send(handler, status, body=b"", content_type="text/html; charset=utf-8", headers=None):
+        """Write a whole answer on ``handler``."""
+        handler.send_response(status)
+        if content_type:
+            handler.send_header("Content-Type", content_type)
+        for name, value in (headers or {}).items():
+            handler.send_header(name, value)
+        handler.send_header("Content-Length", str(len(body)))
+        handler.end_headers()
+        handler.wfile.write(body)
+
+    def page(self, path, body, status=200, content_type="text/html; charset=utf-8", headers=None):
+        """Serve a fixed answer at ``path``."""
+        if isinstance(body, str):
+            body = body.encode()
+        self.routes[path] = lambda h: self.send(h, status, body, content_type, headers)
+
+    def redirect(self, path, location, status=302):
+        """Answer ``path`` with a redirect to ``location``."""
+        self.routes[path] = lambda h: self.send(h, status, b"", None, {"Location": location})
+
+    def paths(self):
+        """The paths requested so far, in order."""
+        return [path for path, _headers in self.requests]

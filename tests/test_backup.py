@@ -28,10 +28,10 @@ from app.database import read_intent
 from app.extensions import db
 from app.gamification.models import PointBalance, PointEntry
 from app.tracking.models import Click
+from tests.helpers import PHONE_UA, code_of, flush, make_post, share
 
 SERVER_URL = os.environ.get("HERALD_TEST_DATABASE_URL", "")
 PASSWORD = "correct horse battery staple"
-PHONE_UA = "Mozilla/5.0 (iPhone; CPU iPhone OS 18_0 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148 Safari/604.1"
 INSTANCE_CONFIG = {
     "TESTING": True,
     "MAIL_BACKEND": "memory",
@@ -112,17 +112,6 @@ def _person(app, email, password=None) -> int:
         return user.id
 
 
-def _publish(app, title) -> int:
-    from app.content import services
-
-    with app.test_request_context(method="POST"):
-        post = services.create_post(
-            services.PostData(title=title, url="https://example.com/news", action="publish"), None
-        )
-        db.session.commit()
-        return post.id
-
-
 def _signed_in(app, user_id):
     from app.accounts.models import User
 
@@ -133,16 +122,6 @@ def _signed_in(app, user_id):
         sess["_user_id"] = session_id
         sess["_fresh"] = True
     return client
-
-
-def _share(client, post_id, network) -> str:
-    response = client.post(f"/posts/{post_id}/share", data={"network": network}, headers={"Accept": "application/json"})
-    assert response.status_code == 200, response.get_data(as_text=True)
-    return response.get_json()["link"].rsplit("/", 1)[1]
-
-
-def _flush(app) -> int:
-    return app.extensions["herald_redirects"].flusher.flush()
 
 
 def _balances(app) -> dict[int, int]:
@@ -251,7 +230,7 @@ class Load:
             for network, post_id, client in itertools.product(("x", "facebook", "email"), self.posts, clients):
                 if self.stop.is_set():
                     return
-                _share(client, post_id, network)
+                share(client, post_id, network)
                 self.shares += 1
 
         self._guard(run)
@@ -260,7 +239,7 @@ class Load:
         def run():
             while not self.stop.wait(0.15):
                 if not self.lagging.is_set():
-                    _flush(self.app)
+                    flush(self.app)
 
         self._guard(run)
 
@@ -278,9 +257,10 @@ def backed_up(instance, tmp_path_factory):
     avatar.write_bytes(b"RIFF\x00\x00\x00\x00WEBPVP8 " + secrets.token_bytes(2000))
     quiet = _person(source, "ola@example.com", password=PASSWORD)
     sharers = [_person(source, f"sharer{i}@example.com") for i in range(10)]
-    posts = [_publish(source, f"Q{i} results") for i in range(4)]
-    _share(_signed_in(source, quiet), posts[0], "linkedin")  # Ola earns her points before the load
-    codes = [_share(_signed_in(source, user_id), posts[i % 4], "linkedin") for i, user_id in enumerate(sharers)]
+    posts = [make_post(source, f"Q{i} results", url="https://example.com/news") for i in range(4)]
+    share(_signed_in(source, quiet), posts[0], "linkedin")  # Ola earns her points before the load
+    links = [share(_signed_in(source, user_id), posts[i % 4], "linkedin")["link"] for i, user_id in enumerate(sharers)]
+    codes = [code_of(link) for link in links]
     archive = tmp_path_factory.mktemp("backups") / "herald.tar.gz"
     with Load(source, codes, sharers, posts) as load:
         while (load.answered < 60 or load.shares < 3) and not load.errors:
@@ -299,7 +279,7 @@ def backed_up(instance, tmp_path_factory):
         time.sleep(0.2)  # the load goes on after the backup
     assert not load.errors, load.errors
     assert result.exit_code == 0, result.output
-    _flush(source)
+    flush(source)
     with tarfile.open(archive) as tar:
         manifest = json.load(tar.extractfile("manifest.json"))
     spooled = manifest["spooled_clicks"]
@@ -364,7 +344,7 @@ def test_backup_under_load_restores_into_a_new_instance_that_signs_in_with_the_s
     assert _rows(restored, *ledger) <= _rows(source, *ledger)
 
     # The spooled clicks come back too: every click answered before the backup is a click row.
-    _flush(restored)
+    flush(restored)
     clicks = _rows(restored, Click.uid)
     assert len(clicks) >= backed_up["answered_before"]
     assert clicks <= _rows(source, Click.uid)

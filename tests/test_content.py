@@ -14,15 +14,7 @@ from app.content import services
 from app.content.models import Post
 from app.extensions import db
 from app.timeutil import utcnow
-
-
-def make_post(app, title="Q3 results", action="publish", author=None, **kw):
-    """Create a post through the service, committed; returns its id."""
-    with app.test_request_context(method="POST"):
-        data = services.PostData(title=title, url=kw.pop("url", "https://example.com/q3"), action=action, **kw)
-        post = services.create_post(data, db.session.get(User, author) if author else None)
-        db.session.commit()
-        return post.id
+from tests.helpers import make_post
 
 
 def feed_titles(client, query="") -> list[str]:

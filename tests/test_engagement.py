@@ -11,8 +11,7 @@ from app.content import services
 from app.content.models import Comment, Post, Suggestion
 from app.extensions import db
 from app.timeutil import utcnow
-from tests.test_content import make_post
-from tests.test_sharing import code_of, flush, share, visit
+from tests.helpers import code_of, flush, make_post, share, visit
 
 
 def test_like_toggles_and_counts_once(app, client, auth, users):

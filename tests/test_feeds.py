@@ -12,7 +12,7 @@ from app.content import feeds
 from app.content.feeds import FeedError, PollResult, add_source, poll_due_sources, poll_source
 from app.content.models import FeedItem, FeedSource
 from app.extensions import db
-from tests.test_fetch import Site
+from tests.helpers import Site
 
 MALFORMED = "The feed could not be read: it is not valid RSS or Atom."
 NOT_A_FEED = "That address does not answer with an RSS or Atom feed."

@@ -6,87 +6,19 @@ import datetime as dt
 import ipaddress
 import socket
 import ssl
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from app import fetch as fetch_module
 from app.fetch import FetchError, fetch, preview
+from tests.helpers import Site
 
 PRIVATE = "That address points to a private network, which Herald does not fetch."
 SCHEME = "Enter a web address that starts with http:// or https://."
 CREDENTIALS = "Herald does not fetch addresses that contain a user name or password."
 TOO_SLOW = "The page took too long to answer."
 NOT_A_PAGE = "That address does not answer with a web page."
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def do_GET(self):  # noqa: N802 (http.server's hook name)
-        site = self.server.site
-        site.requests.append((self.path, dict(self.headers)))
-        route = site.routes.get(self.path)
-        if route is None:
-            site.send(self, 404, b"not found", "text/plain")
-        else:
-            route(self)
-
-    def log_message(self, *args):
-        pass
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def handle_error(self, request, client_address):
-        pass  # a client that gave up (timeout, size limit) is expected here
-
-
-class Site:
-    """A real web server on 127.0.0.1 in a thread; ``routes`` maps a path to ``fn(handler)``."""
-
-    def __init__(self, ssl_context: ssl.SSLContext | None = None):
-        self.routes: dict = {}
-        self.requests: list[tuple[str, dict]] = []
-        self.server = _Server(("127.0.0.1", 0), _Handler)
-        self.server.site = self
-        if ssl_context is not None:
-            self.server.socket = ssl_context.wrap_socket(self.server.socket, server_side=True)
-        self.port = self.server.server_port
-        self.url = f"{'https' if ssl_context else 'http'}://127.0.0.1:{self.port}"
-        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-        self.thread.start()
-
-    def stop(self):
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(5)
-
-    @staticmethod
-    def send(handler, status, body=b"", content_type="text/html; charset=utf-8", headers=None):
-        handler.send_response(status)
-        if content_type:
-            handler.send_header("Content-Type", content_type)
-        for name, value in (headers or {}).items():
-            handler.send_header(name, value)
-        handler.send_header("Content-Length", str(len(body)))
-        handler.end_headers()
-        handler.wfile.write(body)
-
-    def page(self, path, body, status=200, content_type="text/html; charset=utf-8", headers=None):
-        """Serve a fixed answer at ``path``."""
-        if isinstance(body, str):
-            body = body.encode()
-        self.routes[path] = lambda h: self.send(h, status, body, content_type, headers)
-
-    def redirect(self, path, location, status=302):
-        self.routes[path] = lambda h: self.send(h, status, b"", None, {"Location": location})
-
-    def paths(self):
-        return [path for path, _headers in self.requests]
 
 
 OG_PAGE = """<!doctype html><html><head>

@@ -15,23 +15,9 @@ from app.audit import AuditEntry
 from app.content import services
 from app.extensions import db
 from app.gamification import leaderboard, ledger, rules, streaks
-from app.gamification.models import PointBalance, PointEntry, UserBadge
+from app.gamification.models import PointEntry, UserBadge
 from app.timeutil import utcnow
-from tests.test_content import make_post
-from tests.test_sharing import code_of, flush, share, visit
-
-
-def ledger_sum(app, user_id) -> int:
-    with app.app_context():
-        return db.session.scalar(
-            select(func.coalesce(func.sum(PointEntry.delta), 0)).where(PointEntry.user_id == user_id)
-        )
-
-
-def balance(app, user_id) -> int:
-    with app.app_context():
-        row = db.session.get(PointBalance, user_id)
-        return row.balance if row else 0
+from tests.helpers import balance, code_of, flush, ledger_sum, make_post, share, visit
 
 
 @pytest.fixture(autouse=True)

@@ -16,9 +16,10 @@ from app.audit import AuditEntry
 from app.database import write_intent
 from app.extensions import db
 from app.gamification import rules
-from app.gamification.models import PointBalance, PointEntry, UserStats
+from app.gamification.models import PointEntry, UserStats
 from rewards import kudos
 from rewards.models import Kudos, KudosAllowance, KudosPair
+from tests.helpers import balance, ledger_sum
 
 
 @pytest.fixture(autouse=True)
@@ -47,19 +48,6 @@ def send(client, to, message="Thanks for the help!", points="", key=None):
 
 def text_of(response) -> str:
     return html.unescape(response.get_data(as_text=True))
-
-
-def ledger_sum(app, user_id) -> int:
-    with app.app_context():
-        return db.session.scalar(
-            select(func.coalesce(func.sum(PointEntry.delta), 0)).where(PointEntry.user_id == user_id)
-        )
-
-
-def balance(app, user_id) -> int:
-    with app.app_context():
-        row = db.session.get(PointBalance, user_id)
-        return row.balance if row else 0
 
 
 def given(app, user_id) -> int:

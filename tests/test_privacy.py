@@ -23,6 +23,7 @@ from app.gamification.models import DepartmentScore, PeriodScore, PointBalance, 
 from app.privacy import services as privacy
 from rewards import services as rewards
 from rewards.models import Kudos, Redemption, Reward, RewardVariant, SavedAddress
+from tests.helpers import make_reward
 
 TRIGGERS = ["=", "+", "-", "@", "\t", "\r"]
 PASSWORD = "correct horse battery"
@@ -43,15 +44,6 @@ def open_zip(response) -> zipfile.ZipFile:
     assert response.mimetype == "application/zip"
     assert "attachment" in response.headers["Content-Disposition"]
     return zipfile.ZipFile(io.BytesIO(response.data))
-
-
-def _merch(app, title="Hoodie") -> int:
-    with app.app_context(), write_intent():
-        reward = Reward(kind="merch", title=title, cost=10)
-        reward.variants = [RewardVariant(label="M", stock=5)]
-        db.session.add(reward)
-        db.session.commit()
-        return reward.id
 
 
 def _give_points(app, user_id, points, admin_id):
@@ -80,7 +72,7 @@ def test_shipping_orders_csv_neutralises_each_formula_trigger(app, client, auth,
     street = trigger + 'HYPERLINK("http://evil.example/","click")'
     recipient = trigger + "cmd|' /C calc'!A0"
     _give_points(app, users["employee"], 50, users["admin"])
-    redemption_id = _redeem(app, users["employee"], _merch(app))
+    redemption_id = _redeem(app, users["employee"], make_reward(app, title="Hoodie"))
     with app.app_context():  # stored as-is (an import or an older version could hold tab or CR first)
         db.session.get(Redemption, redemption_id).shipping = {**ADDRESS, "line1": street, "name": recipient}
         db.session.commit()
@@ -98,7 +90,7 @@ def test_shipping_orders_csv_neutralises_each_formula_trigger(app, client, auth,
 def test_shipping_orders_typed_in_the_redeem_form_are_neutralised(app, client, auth, users):
     """The whole way: an employee types the formula into the form, the admin downloads the CSV."""
     _give_points(app, users["employee"], 50, users["admin"])
-    reward_id = _merch(app)
+    reward_id = make_reward(app, title="Hoodie")
     auth.login(users["employee"])
     page = client.get(f"/rewards/{reward_id}").get_data(as_text=True)
     key = page.split('name="key" value="')[1].split('"')[0]
@@ -183,7 +175,7 @@ def erin(app, factory, users, client, auth):
                           environ_base={"REMOTE_ADDR": "203.0.113.9"})  # fmt: skip
     app.extensions["herald_redirects"].flusher.flush()
     _give_points(app, erin_id, 100, users["admin"])
-    redemption_id = _redeem(app, erin_id, _merch(app))
+    redemption_id = _redeem(app, erin_id, make_reward(app, title="Hoodie"))
     return {"id": erin_id, "bo": bo_id, "post": post_id, "code": code, "redemption": redemption_id}
 
 

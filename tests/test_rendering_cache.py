@@ -10,7 +10,7 @@ from app.content import services
 from app.content.models import Campaign, Post
 from app.extensions import db
 from app.gamification import ledger
-from tests.test_content import make_post
+from tests.helpers import make_post
 
 
 def page(client, path="/feed") -> str:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import logging
 import secrets
-import threading
 
 import pytest
 from sqlalchemy import func, select
@@ -13,82 +12,10 @@ from sqlalchemy import func, select
 from app.accounts.models import User
 from app.database import write_intent
 from app.extensions import db
-from app.gamification import ledger
-from app.gamification.models import PointBalance, PointEntry
+from app.gamification.models import PointEntry
 from rewards import services
 from rewards.models import GiftCode, Redemption, Reward, RewardVariant
-
-
-def give_points(app, user_id, points):
-    with app.app_context(), write_intent():
-        ledger.award(db.session.get(User, user_id), "adjustment", points, f"seed:{user_id}:{secrets.token_hex(4)}")
-        db.session.commit()
-
-
-def make_reward(app, kind="merch", cost=10, variants=(("M", 5),), codes=(), **kw) -> int:
-    with app.app_context(), write_intent():
-        reward = Reward(kind=kind, title=kw.pop("title", f"{kind} reward"), cost=cost, **kw)
-        reward.variants = (
-            [RewardVariant(label=label, stock=stock) for label, stock in variants] if kind == "merch" else []
-        )
-        db.session.add(reward)
-        db.session.flush()
-        if codes:
-            added, errors = services.import_codes(reward, "\n".join(codes).encode())
-            assert errors == [] and added == len(codes)
-        db.session.commit()
-        return reward.id
-
-
-def balance_and_ledger(app, user_id) -> tuple[int, int]:
-    with app.app_context():
-        bal = db.session.get(PointBalance, user_id)
-        total = db.session.scalar(
-            select(func.coalesce(func.sum(PointEntry.delta), 0)).where(PointEntry.user_id == user_id)
-        )
-        return (bal.balance if bal else 0), total
-
-
-ADDRESS = {"name": "Erin E", "line1": "Main St 1", "postcode": "00-001", "city": "Warsaw", "country": "Poland"}
-
-
-def redeem(app, user_id, reward_id, key=None, **kw):
-    """One redemption attempt in its own app context and transaction; returns (ok, message)."""
-    with app.app_context(), write_intent():
-        user = db.session.get(User, user_id)
-        reward = db.session.get(Reward, reward_id)
-        variant_id = kw.pop("variant_id", reward.variants[0].id if reward.variants else None)
-        try:
-            redemption, created = services.redeem(user, reward, key or secrets.token_hex(8), variant_id=variant_id,
-                                                   address=kw.pop("address", ADDRESS), **kw)  # fmt: skip
-            db.session.commit()
-            return created, redemption.id
-        except services.RewardError as exc:
-            db.session.rollback()
-            return False, str(exc)
-        finally:
-            db.session.remove()
-
-
-def run_parallel(n, target):
-    barrier = threading.Barrier(n)
-    results, errors = [], []
-
-    def work(i):
-        try:
-            barrier.wait()
-            results.append(target(i))
-        except Exception as exc:  # pragma: no cover - reported
-            errors.append(repr(exc))
-
-    threads = [threading.Thread(target=work, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == []
-    return results
-
+from tests.helpers import ADDRESS, balance_and_ledger, give_points, make_reward, redeem, run_parallel
 
 # --- catalog ------------------------------------------------------------------------------------------------
 

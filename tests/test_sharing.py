@@ -20,31 +20,7 @@ from app.database import write_intent
 from app.extensions import db
 from app.tracking.clicks import Flusher, ingest_spool
 from app.tracking.models import Click, TrackedLink
-from tests.helpers import free_port
-from tests.test_content import make_post
-
-PHONE_UA = "Mozilla/5.0 (iPhone; CPU iPhone OS 18_0 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148 Safari/604.1"
-
-
-def share(client, post_id, network="linkedin", **data):
-    response = client.post(
-        f"/posts/{post_id}/share", data={"network": network, **data}, headers={"Accept": "application/json"}
-    )
-    assert response.status_code == 200, response.get_data(as_text=True)
-    return response.get_json()
-
-
-def code_of(link: str) -> str:
-    return link.rsplit("/", 1)[1]
-
-
-def flush(app) -> int:
-    return app.extensions["herald_redirects"].flusher.flush()
-
-
-def visit(app, code, ip="203.0.113.7", ua=PHONE_UA, **headers):
-    client = app.test_client()
-    return client.get(f"/r/{code}", headers={"User-Agent": ua, **headers}, environ_base={"REMOTE_ADDR": ip})
+from tests.helpers import PHONE_UA, code_of, flush, free_port, make_post, share, visit
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from playwright.sync_api import expect
 from app.accounts.models import User
 from app.extensions import db
 from app.timeutil import utcnow
-from tests.test_content import make_post
+from tests.helpers import make_post
 
 from .helpers import PASSWORD, PHONE, WCAG_TAGS, describe, run_axe, sign_in
 

@@ -20,7 +20,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from rewards.models import Redemption, RewardVariant
-from tests.test_rewards import give_points, make_reward
+from tests.helpers import give_points, make_reward
 
 from .helpers import PASSWORD, PHONE, WCAG_TAGS, Console, describe, run_axe, sign_in
 

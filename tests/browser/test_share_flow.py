@@ -21,7 +21,7 @@ from sqlalchemy import select
 from app.content.models import Post
 from app.extensions import db
 from app.tracking.models import Click, TrackedLink
-from tests.test_content import make_post
+from tests.helpers import make_post
 
 from .helpers import PASSWORD, PHONE, Console, sign_in
 
