@@ -167,6 +167,87 @@ def outbox():
     return mail_module.outbox
 
 
+class QueryCount:
+    """The SQL statements sent during a ``count_queries()`` block, in order."""
+
+    def __init__(self):
+        self.statements: list[str] = []
+
+    @property
+    def total(self) -> int:
+        """How many statements were sent."""
+        return len(self.statements)
+
+    def __repr__(self) -> str:  # pytest shows it when an assertion on ``total`` fails
+        listed = "".join(f"\n  {n}. {' '.join(sql.split())[:160]}" for n, sql in enumerate(self.statements, 1))
+        return f"<{self.total} statements:{listed}>"
+
+
+class _CountingCursor:
+    """A DBAPI cursor that reports each statement it executes."""
+
+    def __init__(self, cursor, record):
+        self._cursor = cursor
+        self._record = record
+
+    def execute(self, sql, *args, **kwargs):
+        self._record(sql)
+        return self._cursor.execute(sql, *args, **kwargs)
+
+    def executemany(self, sql, *args, **kwargs):
+        self._record(sql)
+        return self._cursor.executemany(sql, *args, **kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self._cursor, name)
+
+
+@pytest.fixture
+def count_queries(app):
+    """Count the SQL statements this thread sends: ``with count_queries() as counted: ...``, then ``counted.total``.
+
+    Two hooks see every statement Herald sends: SQLAlchemy's ``before_cursor_execute`` on the
+    engine (ORM and Core, and the ``BEGIN`` Herald issues itself on SQLite), and the driver
+    cursor behind ``app.rawsql.RawCursor`` (the hot paths that skip SQLAlchemy's execution:
+    feed rows, points, and the ``/r/`` lookup on the redirect's own connection). What the driver
+    does without a statement (psycopg's implicit BEGIN, ``commit()``, ``rollback()``, a ping) is
+    not counted. Only the calling thread counts: the test client runs the app in it, and
+    background threads (the click flusher, a live server) stay out of the figure.
+    """
+    from contextlib import contextmanager
+
+    from sqlalchemy import event
+
+    from app import rawsql
+
+    with app.app_context():
+        engine = db.engine
+
+    @contextmanager
+    def count():
+        counted = QueryCount()
+        thread = threading.get_ident()
+
+        def record(sql):
+            if threading.get_ident() == thread:
+                counted.statements.append(str(sql))
+
+        def before_cursor_execute(_conn, _cursor, statement, _parameters, _context, _executemany):
+            record(statement)
+
+        slot = rawsql.RawCursor.__dict__["cursor"]  # the dataclass's slot: wrap what it hands out
+        counting = property(lambda raw: _CountingCursor(slot.__get__(raw), record), slot.__set__)
+        event.listen(engine, "before_cursor_execute", before_cursor_execute)
+        rawsql.RawCursor.cursor = counting
+        try:
+            yield counted
+        finally:
+            rawsql.RawCursor.cursor = slot
+            event.remove(engine, "before_cursor_execute", before_cursor_execute)
+
+    return count
+
+
 class Factory:
     """Builds rows the way the product does (through services), committed."""
 
