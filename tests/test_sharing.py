@@ -20,7 +20,7 @@ from app.database import write_intent
 from app.extensions import db
 from app.tracking.clicks import Flusher, ingest_spool
 from app.tracking.models import Click, TrackedLink
-from tests.helpers import PHONE_UA, code_of, flush, free_port, make_post, share, visit
+from tests.helpers import PHONE_UA, balance, code_of, flush, free_port, make_post, share, visit
 
 
 @pytest.fixture
@@ -213,18 +213,11 @@ def _browser_ua(n: int) -> str:
     return f"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/{100 + n}.0"
 
 
-def _points_of(app, user_id) -> int:
-    from app.gamification import ledger
-
-    with app.app_context():
-        return ledger.balance_of(user_id)[0]
-
-
 def test_rotating_user_agents_from_one_address_earn_only_a_few_visitors(app, client, auth, users, live_post):
     """35 browser user agents from one IP once earned the sharer the whole daily click cap (+300)."""
     auth.login(users["employee"])
     code = code_of(share(client, live_post, "linkedin")["link"])
-    after_share = _points_of(app, users["employee"])
+    after_share = balance(app, users["employee"])
     for n in range(35):
         assert visit(app, code, ip="203.0.113.50", ua=_browser_ua(n)).status_code == 302
     assert flush(app) == 35
@@ -233,7 +226,7 @@ def test_rotating_user_agents_from_one_address_earn_only_a_few_visitors(app, cli
         assert len(clicks) == 35  # every click is recorded
         assert sum(c.is_unique for c in clicks) == 5  # the default cap: five colleagues behind one office NAT
         assert db.session.get(Post, live_post).click_count == 5
-    assert _points_of(app, users["employee"]) - after_share == 5 * 10
+    assert balance(app, users["employee"]) - after_share == 5 * 10
 
 
 def test_the_network_cap_is_configurable_and_other_addresses_still_count(app, client, auth, users, live_post):
