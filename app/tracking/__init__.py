@@ -13,7 +13,7 @@ def init_app(app: Flask) -> None:
     """Put the redirect layer in front of Flask; add the fallback route, the sharer cookie, tasks and CLI."""
     from app import caches
     from app.tracking import cli, routes, tasks  # noqa: F401  (routes attach to bp; tasks to Huey)
-    from app.tracking.clicks import is_bot
+    from app.tracking.clicks import is_bot, salts
     from app.tracking.redirect import RedirectMiddleware, remember_the_sharer, sharer_token
 
     app.register_blueprint(bp)
@@ -25,3 +25,4 @@ def init_app(app: Flask) -> None:
     caches.register(app, "link codes", redirects.forget)
     caches.register(app, "sharer tokens", sharer_token.cache_clear)
     caches.register(app, "bot user agents", is_bot.cache_clear)
+    caches.register(app, "visitor salt", salts.forget)

@@ -77,6 +77,11 @@ class SaltBook:
                 self._day = day
         return self._salt
 
+    def forget(self) -> None:
+        """Drop the cached salt (the next click reads the day's salt from the database again)."""
+        with self._lock:
+            self._day, self._salt = None, b""
+
     @staticmethod
     def _load(day: date, engine) -> bytes:
         table = VisitorSalt.__table__
