@@ -153,7 +153,7 @@ def _signed_in_user_statement():
 
 
 def request_translations():
-    """This request's translations, looked up once (Flask-Babel's lookup costs ~10 µs a string)."""
+    """This request's translations, looked up once (Flask-Babel looks them up again for every string)."""
     from flask import g
     from flask_babel import get_translations
 
@@ -187,8 +187,8 @@ def _install_fast_gettext(app: Flask) -> None:
 def _install_cached_url_for(app: Flask) -> None:
     """Templates' ``url_for`` with a per-process cache.
 
-    A page builds twenty-odd URLs (assets, tabs, filters) at ~15 µs each in Werkzeug's
-    router, and they are the same on every request. The key holds everything a relative
+    A page builds twenty-odd URLs (assets, tabs, filters) through Werkzeug's router, and
+    they are the same on every request. The key holds everything a relative
     URL depends on: endpoint, values, the script root and, for ``.name``, the blueprint.
     External URLs (``_external`` and other ``_`` options) are built every time.
     """

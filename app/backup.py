@@ -60,8 +60,8 @@ SQLITE_COMPANIONS = ("-wal", "-shm", "-journal")
 PRIVATE = 0o600
 CHUNK = 1024 * 1024
 MAX_MANIFEST_BYTES = 64 * 1024 * 1024
-# gzip's fastest level: a 104 MiB database packed to 25 MiB in 1.5 s of CPU, against 23 MiB in
-# 4.3 s at the default level 6, CPU the web workers want while a backup runs beside them.
+# gzip's fastest level: the default level packs hardly smaller for much more CPU,
+# which the web workers want while a backup runs beside them (docs/performance.md).
 GZIP_LEVEL = 1
 
 

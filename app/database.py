@@ -19,7 +19,7 @@ from sqlalchemy.engine import Engine
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 IDLE_PING_SECONDS = 10.0  # a server connection idle longer than this is tested before use
-SQLITE_PAGE_SIZE = 1024  # bytes, for new databases; SQLite's default is 4096 (see the README's measurements)
+SQLITE_PAGE_SIZE = 1024  # bytes, for new databases; SQLite's default is 4096 (docs/performance.md)
 _intent: ContextVar[str | None] = ContextVar("herald_db_intent", default=None)
 
 
@@ -91,15 +91,15 @@ def configure_engine(engine: Engine) -> None:
         dbapi_connection.isolation_level = None
         cur = dbapi_connection.cursor()
         # Only a new database takes it (an existing one keeps its page size until VACUUM). Small pages
-        # halve what an award writes: it changes a dozen index entries in different pages, and every
+        # make an award write less: it changes a dozen index entries in different pages, and every
         # changed page goes whole into the WAL and back at the checkpoint.
         cur.execute(f"PRAGMA page_size={SQLITE_PAGE_SIZE}")
         cur.execute("PRAGMA journal_mode=WAL")
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA busy_timeout=15000")
-        # Checkpoint the WAL every ~40 MB instead of every 4 MB: a checkpoint stalls the committing
-        # writer, and awarding points commits once per event.
+        # Checkpoint the WAL every 10,000 pages instead of SQLite's 1,000: a checkpoint stalls the
+        # committing writer, and awarding points commits once per event.
         cur.execute("PRAGMA wal_autocheckpoint=10000")
         cur.close()
 

@@ -14,7 +14,7 @@ from app import gunicorn_worker
 # One worker per core: Herald's requests are CPU-bound Python, and more processes than
 # cores only queue for the CPU (and for SQLite's write lock).
 workers = int(os.environ.get("WEB_CONCURRENCY", os.cpu_count() or 2))
-# gthread keeps connections alive (a redirect costs ~0.35 ms more without keep-alive);
+# gthread keeps connections alive (without keep-alive every redirect pays for a new connection);
 # Herald's subclass spreads those connections evenly over the workers (app/gunicorn_worker.py:
 # the kernel's accept race gave 15/1 splits of 16 connections, its reuse_port hashing 11/5,
 # and the worker with the most connections sets everyone's latency).
@@ -38,8 +38,8 @@ def child_exit(server, worker):
 # How long a Python thread may hold the GIL before another waiting one gets it (CPython's
 # default is 5 ms). A gthread worker hands every request from its accept/poll thread to a
 # worker thread and back; with the default, a finished request or a newly readable
-# connection can wait up to 5 ms for the GIL while the other thread renders a page.
-# Measured on the feed page at 16 connections: p90 39 -> 33 ms, throughput slightly up.
+# connection can wait up to 5 ms for the GIL while the other thread renders a page, which
+# shows in the tail latency (docs/performance.md).
 SWITCH_INTERVAL = 0.0005
 
 
@@ -51,8 +51,7 @@ def post_fork(server, worker):
 # A request allocates thousands of short-lived objects (rows, template output); with
 # CPython's default threshold (700) the collector runs every few requests and walks the
 # whole young heap. Objects alive once the app is loaded (modules, templates, the URL map)
-# never become garbage: frozen, later full collections skip them. Measured in-process on
-# the feed page: 2.65 -> 2.45 ms of CPU a page, p99 6.5 -> 5.1 ms.
+# never become garbage: frozen, later full collections skip them (docs/performance.md).
 GC_THRESHOLD = (20_000, 50, 100)
 
 

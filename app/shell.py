@@ -1,7 +1,7 @@
 """The page shell, rendered once per combination and reused.
 
-Every page carries the same asset links and the same tab bar; rendering them costs
-~0.4 ms a page (gettext, url_for, a macro per tab). Their output depends only on the
+Every page carries the same asset links and the same tab bar, and rendering them on every
+request (gettext, url_for, a macro per tab) is repeated work. Their output depends only on the
 language, whether someone is signed in, the current page, the viewer's roles and
 balance, and the script root, so ``shell_head`` and ``shell_nav`` cache them by exactly
 those values: a different value is a different entry, nothing is ever invalidated,

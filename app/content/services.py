@@ -278,8 +278,8 @@ class FeedCaption:
 class FeedPost:
     """A post as a feed card shows it, read with two plain queries instead of the ORM.
 
-    A feed page is the most requested page; loading ten ``Post`` objects with their
-    campaign and captions through the ORM cost ~2 ms of a page's ~9. It offers the
+    A feed page is the most requested page, and loading ten ``Post`` objects with their
+    campaign and captions through the ORM was a large share of its time. It offers the
     attributes the card, ``pick_caption`` and ``render_caption`` use, under the same names.
     """
 
@@ -370,8 +370,8 @@ def _feed_statement(dialect: str, filter_name: str, has_department: bool, has_lo
     Building the expression and its cache key anew cost more than running it on SQLite.
     The page size is a literal and the first page has no OFFSET: with either as a parameter,
     PostgreSQL's generic plan for the prepared statement assumes it skips a tenth of the posts,
-    looks dearer than planning anew, and so every execution was planned again (0.47 -> 0.29 ms
-    of PostgreSQL CPU a page once the cached plan is used).
+    looks dearer than planning anew, and so every execution was planned again (figures in
+    docs/performance.md, session 6).
     """
     query = (
         select(

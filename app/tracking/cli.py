@@ -17,12 +17,12 @@ def lower_priority(niceness: int) -> None:
 
     Linux's autogroup scheduling shares the CPU between sessions first and applies a plain
     ``nice`` only inside a session. Started in a session of its own (a service manager, a
-    benchmark, ``setsid``), the ingester would get half the CPU whatever its nice value (seen:
-    70 % of the CPU against two busy web workers), so its session's autogroup is lowered too.
+    benchmark, ``setsid``), the ingester would get a session's share of the CPU whatever its
+    nice value, so its session's autogroup is lowered too.
     Sharing a session with the web workers (``serve``), the plain nice is enough, and the
     group's priority is left alone: it is theirs as well. The default is the lowest, 19: at
-    10 the ingester still took 12-27 % of the CPU from two saturated web workers and set the
-    redirect's p99 (22-31 ms at 16 connections against 6-14 ms at 19). Under a sustained full
+    10 the ingester still took enough CPU from saturated web workers to set the redirect's
+    p99 (docs/performance.md, session 6). Under a sustained full
     load clicks then wait in the spool (durable) and are ingested when the load eases.
     """
     os.nice(niceness)

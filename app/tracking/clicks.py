@@ -3,8 +3,8 @@
 The redirect answers from memory and appends one line per click to a per-process
 spool file *before* it sends the 302, so a click answered is a click on disk: a
 worker killed with SIGKILL loses nothing it answered (the kernel keeps the write).
-A flusher thread in every web process moves spooled clicks into the database in
-batches, and also adopts the files of processes that died. Ingestion is
+The ``ingest-clicks`` process moves spooled clicks into the database in batches
+and adopts the files of processes that died (see ``Flusher``). Ingestion is
 idempotent (each click carries a unique id), so a crash between the database
 commit and deleting the file only makes the next pass skip what is already in.
 """
@@ -54,7 +54,7 @@ def is_bot(user_agent: str) -> bool:
     """True for crawlers, link-preview fetchers, scripts, and requests without a user agent.
 
     Cached: visitors' user agents repeat (a few browser versions make most of them), and the
-    pattern search was a tenth of a redirect's CPU.
+    pattern search was a noticeable part of a redirect's CPU.
     """
     return not user_agent or bool(BOT_RE.search(user_agent))
 

@@ -104,7 +104,7 @@ class RedirectMiddleware:
         # code -> (expiry, *LinkEntry) or (expiry,) for an unknown code. Plain tuples of numbers
         # and strings: the collector stops tracking them after one pass. A worker caches up to
         # 200,000 codes, and as tracked objects (dataclasses) they made every collection walk
-        # them all: pauses of 10-55 ms, the redirect's p99.
+        # them all: long pauses that set the redirect's p99.
         self.cache: dict[str, tuple] = {}
         self.spool = Spool(Path(app.config["INSTANCE_PATH"]) / "spool")
         self.flusher = Flusher(app, self.spool, app.config.get("CLICK_FLUSH_SECONDS", 0.5))
@@ -126,7 +126,7 @@ class RedirectMiddleware:
         """This thread's connection for lookups, kept out of the pool for the thread's life.
 
         A lookup is one SELECT. Checking a connection out of the pool and back in and the
-        transaction around it cost more than the query (a third of a redirect's CPU), so
+        transaction around it cost more than the query, so
         each thread keeps one connection in autocommit: on PostgreSQL no BEGIN or ROLLBACK,
         on SQLite each SELECT reads the latest commit. The connection is detached from the
         pool, so however many threads a worker runs, requests still find their pool whole.
