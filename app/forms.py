@@ -14,8 +14,11 @@ from flask import request
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from werkzeug.datastructures import CombinedMultiDict, ImmutableMultiDict
-from wtforms import DateTimeLocalField, EmailField, FileField
+from wtforms import DateTimeLocalField, EmailField, Field, FileField, IntegerField, SelectMultipleField
 from wtforms.validators import DataRequired, Email, Length, Optional, ValidationError
+from wtforms.widgets import CheckboxInput, HiddenInput, ListWidget
+
+from app.inputs import MAX_INT, whole_number
 
 # Dates people may type: wide enough for any real schedule, narrow enough that converting
 # between time zones never leaves Python's datetime range (year 1 or 9999 used to crash).
@@ -50,6 +53,74 @@ class Form(FlaskForm):
 
 class ConfirmForm(Form):
     """An empty form: a button whose POST only needs the CSRF token."""
+
+
+class MultiCheckboxField(SelectMultipleField):
+    """Checkboxes for a multiple choice."""
+
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+
+
+class WholeNumberField(IntegerField):
+    """A whole number from ``low`` to ``high`` (None when left empty); anything else is ``message`` beside the field.
+
+    Unlike ``IntegerField`` it reads only what ``app.inputs.whole_number`` reads ("1e20",
+    "1.0" or "1_000" are refused), and the bounds are part of the parsing, so no value
+    outside an INTEGER column ever reaches a view.
+    """
+
+    def __init__(self, label=None, validators=None, low: int = -MAX_INT, high: int = MAX_INT, message=None,
+                 **kwargs) -> None:  # fmt: skip
+        render_kw = {"inputmode": "numeric", "step": "1", **kwargs.pop("render_kw", {})}
+        super().__init__(label, validators, render_kw=render_kw, **kwargs)
+        self.low, self.high = low, high
+        self.message = message or _l("Enter a whole number.")
+
+    def process_formdata(self, valuelist) -> None:
+        if not valuelist or not str(valuelist[0]).strip():
+            self.data = None
+            return
+        try:
+            self.data = whole_number(valuelist[0], self.low, self.high)
+        except ValueError:
+            self.data = None
+            raise ValueError(self.message) from None
+
+
+class IdField(Field):
+    """A hidden or chosen record id: a whole number from 1 to ``MAX_INT``, or None for anything else.
+
+    The view (or service) then says what is missing in its own words, as it did when the
+    id was absent, so a forged value reads as "nothing chosen" rather than a crash.
+    """
+
+    widget = HiddenInput()
+
+    def _value(self) -> str:
+        return "" if self.data is None else str(self.data)
+
+    def process_formdata(self, valuelist) -> None:
+        self.data = None
+        if valuelist:
+            try:
+                self.data = whole_number(valuelist[0], 1)
+            except ValueError:
+                pass
+
+
+class IdListField(Field):
+    """Every id (1 to ``MAX_INT``) among a field's repeated values; other values are dropped."""
+
+    widget = HiddenInput()
+
+    def process_formdata(self, valuelist) -> None:
+        self.data = []
+        for text in valuelist:
+            try:
+                self.data.append(whole_number(text, 1))
+            except ValueError:
+                continue
 
 
 def email_field(label=None, **kwargs):

@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user
 
-from app.extensions import db
-from app.forms import ConfirmForm
-from app.inputs import arg_int, whole_number
+from app.extensions import db, htmx
+from app.inputs import arg_int
 from app.security import login_required, roles_required
 from rewards import bp, kudos
+from rewards.forms import KudosForm, KudosSettingsForm, ShoutoutForm
 
 
-def _send_context(error: kudos.KudosError | None = None) -> dict:
-    """What the send form needs: a fresh idempotency key, the sender's allowance, what they typed."""
+def _send_context() -> dict:
+    """What the send form needs: a fresh idempotency key and the sender's allowance."""
     settings = kudos.get_settings()
     remaining = kudos.remaining_allowance(current_user)
     return {
@@ -24,8 +24,6 @@ def _send_context(error: kudos.KudosError | None = None) -> dict:
         "max_points": min(settings["max_points_per_kudos"], remaining),
         "settings": settings,
         "max_message": kudos.MAX_MESSAGE,
-        "error": error,
-        "values": request.form if error else {},
     }
 
 
@@ -41,28 +39,26 @@ def _sent_message(result: kudos.KudosResult) -> str:
 @login_required
 def kudos_wall():
     """The company kudos wall, newest first (htmx loads more), and the form to send kudos."""
-    error = None
-    if request.method == "POST":
-        if not ConfirmForm().validate_on_submit():
-            abort(400)
+    form = KudosForm()
+    status = 200
+    if form.is_submitted():
         try:
-            recipient = kudos.find_recipient(request.form.get("recipient", ""))
-            points = kudos.parse_points(request.form.get("points"))
-            result = kudos.send(current_user, recipient, request.form.get("message", ""), points,
-                                request.form.get("key", ""))  # fmt: skip
+            recipient = kudos.find_recipient(form.recipient.data)
+            points = kudos.parse_points(form.points.data)
+            result = kudos.send(current_user, recipient, form.message.data or "", points, form.key.data or "")
         except kudos.KudosError as exc:
             db.session.rollback()
-            error = exc
+            form.show_error(exc)
+            status = exc.status
         else:
-            db.session.commit()
-            flash(_sent_message(result), "success")
-            return redirect(url_for("rewards.kudos_wall"))
+            return _done(_sent_message(result), "rewards.kudos_wall")
     before = arg_int("before")
     items, next_before = kudos.wall(before)
-    if request.headers.get("HX-Request") and before:
+    if htmx and before:
         return render_template("rewards/kudos_wall.html", items=items, next_before=next_before)
-    status = error.status if error else 200
-    return render_template("rewards/kudos.html", items=items, next_before=next_before, **_send_context(error)), status
+    return render_template(
+        "rewards/kudos.html", items=items, next_before=next_before, form=form, **_send_context()
+    ), status
 
 
 @bp.route("/kudos/people")
@@ -78,44 +74,46 @@ def kudos_people():
 @bp.route("/admin/kudos", methods=["GET", "POST"])
 @roles_required("admin")
 def admin_kudos():
-    """Kudos settings (allowance, points per kudos, pair limit) and public shout-outs."""
-    error = shout_error = None
-    if request.method == "POST":
-        if not ConfirmForm().validate_on_submit():
-            abort(400)
+    """Kudos settings (allowance, points per kudos, pair limit) and public shout-outs (two forms, one page)."""
+    shout_form = ShoutoutForm()
+    shouting = shout_form.is_submitted() and shout_form.form.data == "shoutout"
+    settings = kudos.get_settings()
+    settings_form = KudosSettingsForm(formdata=None, data=settings) if shouting else KudosSettingsForm(data=settings)
+    status = 200
+    if shouting:
         try:
-            if request.form.get("form") == "shoutout":
-                recipient = kudos.find_recipient(request.form.get("recipient", ""))
-                points = kudos.parse_points(request.form.get("points"))
-                kudos.shout_out(current_user, recipient, request.form.get("message", ""), points,
-                                request.form.get("key", ""))  # fmt: skip
-                message = _("Shout-out posted on the kudos wall.")
-            else:
-                kudos.save_settings({name: _form_int(name) for name in kudos.SETTING_RANGES}, current_user)
-                message = _("Kudos settings saved. They apply from now on.")
+            recipient = kudos.find_recipient(shout_form.recipient.data)
+            points = kudos.parse_points(shout_form.points.data)
+            kudos.shout_out(current_user, recipient, shout_form.message.data or "", points, shout_form.key.data or "")
         except kudos.KudosError as exc:
             db.session.rollback()
-            if request.form.get("form") == "shoutout":
-                shout_error = exc
-            else:
-                error = exc
+            shout_form.show_error(exc)
+            status = exc.status
         else:
-            db.session.commit()
-            flash(message, "success")
-            return redirect(url_for("rewards.admin_kudos"))
-    failed = error or shout_error
+            return _done(_("Shout-out posted on the kudos wall."), "rewards.admin_kudos")
+    elif settings_form.validate_on_submit():
+        try:
+            kudos.save_settings(settings_form.values(), current_user)
+        except kudos.KudosError as exc:
+            db.session.rollback()
+            settings_form.form_errors.append(str(exc))
+            status = exc.status
+        else:
+            return _done(_("Kudos settings saved. They apply from now on."), "rewards.admin_kudos")
+    elif settings_form.is_submitted():
+        status = 400  # the errors are beside their fields
     return render_template(
-        "rewards/kudos_admin.html", settings=kudos.get_settings(), changed_at=kudos.settings_changed_at(),
-        error=error, shout_error=shout_error, key=kudos.new_key(), values=request.form if failed else {},
-        max_message=kudos.MAX_MESSAGE, max_shoutout_points=kudos.MAX_SHOUTOUT_POINTS, ranges=kudos.SETTING_RANGES,
-    ), (failed.status if failed else 200)  # fmt: skip
+        "rewards/kudos_admin.html", changed_at=kudos.settings_changed_at(), settings_form=settings_form,
+        shout_form=shout_form if shouting else ShoutoutForm(formdata=None), key=kudos.new_key(),
+        max_message=kudos.MAX_MESSAGE, max_shoutout_points=kudos.MAX_SHOUTOUT_POINTS,
+    ), status  # fmt: skip
 
 
-def _form_int(name: str) -> int | None:
-    try:
-        return whole_number(request.form.get(name, ""))
-    except ValueError:
-        return None
+def _done(message: str, endpoint: str):
+    """Commit what the form did, say so, and show the page afresh."""
+    db.session.commit()
+    flash(message, "success")
+    return redirect(url_for(endpoint))
 
 
 # The Me page includes ``rewards/_kudos_received.html``, which reads the list through this global.

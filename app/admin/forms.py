@@ -4,24 +4,16 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf.file import FileAllowed, FileField, FileRequired
-from wtforms import BooleanField, SelectChoice, SelectField, SelectMultipleField, StringField
+from wtforms import BooleanField, SelectChoice, SelectField, StringField
 from wtforms.validators import DataRequired, Length
-from wtforms.widgets import CheckboxInput, ListWidget
 
-from app.forms import Form, email_field
+from app.forms import Form, MultiCheckboxField, email_field
 
 ROLE_CHOICES = [
     SelectChoice("employee", _l("Employee")),
     SelectChoice("admin", _l("Admin")),
     SelectChoice("hr", _l("HR")),
 ]
-
-
-class MultiCheckboxField(SelectMultipleField):
-    """A multiple choice rendered as checkboxes (thumb-friendly)."""
-
-    widget = ListWidget(prefix_label=False)
-    option_widget = CheckboxInput()
 
 
 class UserForm(Form):

@@ -12,15 +12,13 @@ from wtforms import (
     RadioField,
     SelectChoice,
     SelectField,
-    SelectMultipleField,
     StringField,
     TextAreaField,
     URLField,
 )
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
-from wtforms.widgets import CheckboxInput, ListWidget
 
-from app.forms import Form, local_datetime_field
+from app.forms import Form, MultiCheckboxField, local_datetime_field
 from app.timeutil import to_local, utcnow
 
 CAPTION_SLOTS = 6
@@ -31,13 +29,6 @@ NETWORK_CHOICES = [
     SelectChoice("facebook", "Facebook"),
 ]
 VARIANT_CHOICES = [SelectChoice("A", "A"), SelectChoice("B", "B")]
-
-
-class MultiCheckboxField(SelectMultipleField):
-    """Checkboxes for a multiple choice."""
-
-    widget = ListWidget(prefix_label=False)
-    option_widget = CheckboxInput()
 
 
 class PostForm(Form):
