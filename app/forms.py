@@ -8,13 +8,14 @@ through ``local_datetime_field`` (or ``parse_local_datetime`` when hand-parsed).
 
 from __future__ import annotations
 
+from contextlib import suppress
 from datetime import datetime
 
 from flask import request
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from werkzeug.datastructures import CombinedMultiDict, ImmutableMultiDict
-from wtforms import DateTimeLocalField, EmailField, Field, FileField, IntegerField, SelectMultipleField
+from wtforms import BooleanField, DateTimeLocalField, EmailField, Field, FileField, IntegerField, SelectMultipleField
 from wtforms.validators import DataRequired, Email, Length, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, HiddenInput, ListWidget
 
@@ -103,10 +104,8 @@ class IdField(Field):
     def process_formdata(self, valuelist) -> None:
         self.data = None
         if valuelist:
-            try:
+            with suppress(ValueError):
                 self.data = whole_number(valuelist[0], 1)
-            except ValueError:
-                pass
 
 
 class IdListField(Field):
@@ -121,6 +120,15 @@ class IdListField(Field):
                 self.data.append(whole_number(text, 1))
             except ValueError:
                 continue
+
+
+# A checkbox is on when sent with any value but these (Herald's forms send "1"; "0" never meant "on").
+FLAG_OFF = ("", "0", "false")
+
+
+def flag_field(label, **kwargs) -> BooleanField:
+    """A checkbox: on when sent with a value other than those in ``FLAG_OFF``."""
+    return BooleanField(label, false_values=FLAG_OFF, **kwargs)
 
 
 def email_field(label=None, **kwargs):

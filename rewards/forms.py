@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf.file import FileField
-from wtforms import BooleanField, HiddenField, RadioField, SelectChoice, SelectField, StringField, TextAreaField
+from wtforms import HiddenField, RadioField, SelectChoice, SelectField, StringField, TextAreaField
 from wtforms.validators import AnyOf, DataRequired, InputRequired, Length, ValidationError
 
-from app.forms import Form, IdField, IdListField, MultiCheckboxField, WholeNumberField, local_datetime_field
+from app.forms import Form, IdField, IdListField, MultiCheckboxField, WholeNumberField, flag_field, local_datetime_field
 from app.inputs import whole_number
 from app.timeutil import to_local, to_utc
 from rewards import kudos
@@ -24,8 +24,6 @@ ADDRESS_LABELS = {
     "country": (_l("Country"), "country-name"),
     "phone": (_l("Phone (optional, for the courier)"), "tel"),
 }
-# A checkbox is on when sent with any value but these (the old forms sent "1"; "0" never meant "on").
-FLAG_OFF = ("", "0", "false")
 
 
 def _reward_number(label, **kwargs) -> WholeNumberField:
@@ -92,8 +90,8 @@ class RewardForm(Form):
     ends_at = local_datetime_field(_l("Available until"))
     department_ids = MultiCheckboxField(_l("Only these departments"), coerce=int)
     location_ids = MultiCheckboxField(_l("Only these locations"), coerce=int)
-    requires_approval = BooleanField(_l("An admin approves each redemption"), default=True, false_values=FLAG_OFF)
-    active = BooleanField(_l("Active (shown in the catalog)"), default=True, false_values=FLAG_OFF)
+    requires_approval = flag_field(_l("An admin approves each redemption"), default=True)
+    active = flag_field(_l("Active (shown in the catalog)"), default=True)
 
     @classmethod
     def data_of(cls, item: Reward, timezone: str) -> dict:
@@ -185,7 +183,7 @@ class RedeemForm(Form):
 class RedemptionUpdateForm(Form):
     """An admin moves a redemption on: approve, reject (with a reason), ship (carrier, tracking), deliver."""
 
-    action = SelectField(choices=["approved", "rejected", "shipped", "delivered"])
+    action = SelectField(choices=[SelectChoice(a) for a in ("approved", "rejected", "shipped", "delivered")])
     reason = StringField(_l("Reason (the employee sees it; points are refunded)"),
                          render_kw={"maxlength": 500, "required": True})  # fmt: skip
     carrier = StringField(_l("Carrier"), render_kw={"maxlength": 60})

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import secrets
 
-from flask import abort, flash, g, jsonify, redirect, render_template, request, url_for
+from flask import flash, g, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
@@ -14,12 +14,11 @@ from app import audit
 from app.accounts.models import User
 from app.accounts.services import get_user_by_email
 from app.database import SAFE_METHODS, read_only
-from app.extensions import db
-from app.forms import ConfirmForm
+from app.extensions import db, htmx
 from app.gamification import badges, bp, leaderboard, ledger, rules, streaks
+from app.gamification.forms import AdjustForm, BadgeForm, PrivacyForm, RulesForm
 from app.gamification.models import BadgeDefinition, PointEntry
 from app.gamification.periods import BOARD_PERIODS
-from app.inputs import whole_number
 from app.security import login_required, roles_required
 
 admin_required = roles_required("admin")
@@ -116,7 +115,7 @@ def board():
         context["teams"] = leaderboard.teams(period, current_user)
     else:
         context["board"] = leaderboard.standings(period, scope, current_user)
-    template = "gamification/_board.html" if request.headers.get("HX-Request") else "gamification/leaderboard.html"
+    template = "gamification/_board.html" if htmx else "gamification/leaderboard.html"
     return render_template(template, **context)
 
 
@@ -150,9 +149,7 @@ def profile_context(user: User) -> dict:
 @login_required
 def privacy():
     """Hide me from public leaderboards (or show me again)."""
-    if not ConfirmForm().validate_on_submit():
-        abort(400)
-    current_user.hide_from_leaderboards = request.form.get("hide") == "1"
+    current_user.hide_from_leaderboards = PrivacyForm().hide.data == "1"
     db.session.commit()
     flash(
         _("You are hidden from leaderboards: you still count, shown as “Hidden”.")
@@ -183,80 +180,45 @@ def balance():
     return jsonify(balance=current, lifetime=lifetime)
 
 
-def _int(name: str, default: int, low: int = 0, high: int = 100_000) -> int:
-    return whole_number(request.form.get(name, default), low, high)
-
-
 @bp.route("/admin/points", methods=["GET", "POST"])
 @admin_required
 def admin_rules():
     """Point rules, caps, streak period and leaderboard switches."""
     current = rules.get_rules()
-    error = None
-    if request.method == "POST":
-        if not ConfirmForm().validate_on_submit():
-            abort(400)
-        try:
-            new = {
-                "points": {a: _int(f"points-{a}", current["points"][a]) for a in current["points"]},
-                "caps": {
-                    "share": {"count": _int("cap-share-count", current["caps"]["share"]["count"], 1)},
-                    "click": {"points": _int("cap-click-points", current["caps"]["click"]["points"], 1)},
-                    "like": {"count": _int("cap-like-count", current["caps"]["like"]["count"], 0)},
-                    "comment": {"count": _int("cap-comment-count", current["caps"]["comment"]["count"], 0)},
-                    "total": {"points": _int("cap-total-points", current["caps"]["total"]["points"], 1)},
-                },
-                "streak": {**current["streak"], "period": request.form.get("streak-period", "weekly")},
-                "boards": {
-                    "individual": request.form.get("boards-individual") == "1",
-                    "teams": request.form.get("boards-teams") == "1",
-                },  # fmt: skip
-            }
-            if new["streak"]["period"] not in ("daily", "weekly"):
-                raise ValueError("streak-period")
-        except ValueError:
-            error = _("Use whole numbers from 0 to 100,000; daily caps must be at least 1.")
-        else:
-            rules.save_rules(new, current_user)
-            audit.record("rules.update", current_user, None, rules=new)
-            db.session.commit()
-            flash(_("Rules saved. They apply to points earned from now on."), "success")
-            return redirect(url_for("gamification.admin_rules"))
-    return render_template(
-        "gamification/admin_rules.html", rules=current, error=error, changed_at=rules.rules_changed_at()
-    ), (400 if error else 200)
+    form = RulesForm(data=RulesForm.data_of(current))
+    if form.validate_on_submit():
+        new = form.rules(current)
+        rules.save_rules(new, current_user)
+        audit.record("rules.update", current_user, None, rules=new)
+        db.session.commit()
+        flash(_("Rules saved. They apply to points earned from now on."), "success")
+        return redirect(url_for("gamification.admin_rules"))
+    return render_template("gamification/admin_rules.html", form=form, changed_at=rules.rules_changed_at()), (
+        400 if form.errors else 200
+    )
 
 
 @bp.route("/admin/points/adjust", methods=["GET", "POST"])
 @admin_required
 def admin_adjust():
     """Add or remove points for one person, with a reason."""
-    error = None
-    if request.method == "POST":
-        if not ConfirmForm().validate_on_submit():
-            abort(400)
-        user = get_user_by_email(request.form.get("email", ""))
-        try:
-            delta = whole_number(request.form.get("delta", "0"), -ledger.MAX_ADJUSTMENT, ledger.MAX_ADJUSTMENT)
-        except ValueError:
-            delta = None
+    form = AdjustForm()
+    if form.validate_on_submit():
+        user = get_user_by_email(form.email.data or "")
         if user is None:
-            error = _("Nobody in Herald has that e-mail address.")
-        elif delta is None:
-            error = _("Enter a whole number of points from -1,000,000 to 1,000,000.")
+            form.email.errors = [_("Nobody in Herald has that e-mail address.")]
         else:
-            key = request.form.get("key") or secrets.token_hex(8)
+            key = form.key.data or secrets.token_hex(8)
             try:
-                result = ledger.adjust(user, delta, request.form.get("note", ""), current_user, f"adjust:{key}")
+                result = ledger.adjust(user, form.delta.data, form.note.data or "", current_user, f"adjust:{key}")
             except ledger.LedgerError as exc:
                 db.session.rollback()
-                error = str(exc)
+                form.form_errors.append(str(exc))
             else:
                 db.session.commit()
                 if not result.duplicate:
-                    flash(
-                        _("Points of %(name)s changed by %(delta)+d.", name=user.display_name, delta=delta), "success"
-                    )
+                    flash(_("Points of %(name)s changed by %(delta)+d.", name=user.display_name, delta=form.delta.data),
+                          "success")  # fmt: skip
                 return redirect(url_for("gamification.admin_adjust"))
     recent = db.session.execute(
         select(PointEntry, User)
@@ -265,33 +227,22 @@ def admin_adjust():
         .order_by(PointEntry.id.desc())
         .limit(20)
     ).all()
-    return render_template(
-        "gamification/admin_adjust.html", error=error, recent=recent, key=secrets.token_hex(8), values=request.form
-    ), (400 if error else 200)
+    form.key.data = secrets.token_hex(8)  # a fresh key for each rendering: a double submit counts once
+    return render_template("gamification/admin_adjust.html", form=form, recent=recent), (400 if form.errors else 200)
 
 
 @bp.route("/admin/badges", methods=["GET", "POST"])
 @admin_required
 def admin_badges():
     """Badges: the built-in ones and the admin's own, from a small set of conditions."""
-    error = None
-    if request.method == "POST":
-        if not ConfirmForm().validate_on_submit():
-            abort(400)
+    form = BadgeForm()
+    if form.validate_on_submit():
         try:
-            threshold = whole_number(request.form.get("threshold") or "0")
-        except ValueError:
-            threshold = None
-        try:
-            if threshold is None:
-                raise ValueError(_("The threshold must be a whole number."))
-            badge = badges.create_custom(
-                request.form.get("name", ""), request.form.get("description", ""),
-                request.form.get("condition", ""), threshold,
-            )  # fmt: skip
+            badge = badges.create_custom(form.name.data or "", form.description.data or "", form.condition.data or "",
+                                         form.threshold.data or 0)  # fmt: skip
         except ValueError as exc:
             db.session.rollback()
-            error = str(exc)
+            form.form_errors.append(str(exc))
         else:
             audit.record("badge.create", current_user, badge)
             db.session.commit()
@@ -301,6 +252,6 @@ def admin_badges():
     badges.ensure_builtin()
     rows = db.session.scalars(select(BadgeDefinition).order_by(BadgeDefinition.sort, BadgeDefinition.id)).all()
     return render_template(
-        "gamification/admin_badges.html", rows=rows, error=error, conditions=badges.CONDITIONS,
-        display_name=badges.display_name, values=request.form,
-    ), (400 if error else 200)  # fmt: skip
+        "gamification/admin_badges.html", rows=rows, form=form, conditions=badges.CONDITIONS,
+        display_name=badges.display_name,
+    ), (400 if form.errors else 200)  # fmt: skip
