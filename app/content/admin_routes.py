@@ -11,10 +11,9 @@ from wtforms import SelectChoice
 
 from app import audit
 from app.content import bp, engagement, services
-from app.content.forms import CAPTION_SLOTS, CampaignForm, PostForm, default_publish_at
+from app.content.forms import CampaignForm, LinkForm, PostForm, RejectSuggestionForm, default_publish_at
 from app.content.models import POST_STATUSES, Campaign, FeedItem, FeedSource, Post, Share, Suggestion
 from app.extensions import db
-from app.forms import ConfirmForm
 from app.inputs import arg_int
 from app.media import ImageError, delete_media, save_resized_image
 from app.org.models import Department, Location
@@ -46,36 +45,13 @@ def _choices(form: PostForm) -> None:
     ]
 
 
-def _captions_from_request() -> list[tuple[str, str, str]]:
-    captions = []
-    for i in range(CAPTION_SLOTS):
-        text = request.form.get(f"caption-{i}-text", "").strip()
-        network = request.form.get(f"caption-{i}-network", "generic")
-        variant = request.form.get(f"caption-{i}-variant", "A")
-        if text:
-            captions.append(
-                (network if network in ("generic", "linkedin", "x", "facebook") else "generic",
-                 variant if variant in ("A", "B") else "A", text[:3000])
-            )  # fmt: skip
-    return captions
-
-
-def _caption_slots(post: Post | None, prefill: str = "") -> list[dict]:
-    existing = [{"network": c.network, "variant": c.variant, "text": c.text} for c in (post.captions if post else [])]
-    if request.method == "POST":
-        existing = [{"network": n, "variant": v, "text": t} for n, v, t in _captions_from_request()]
-    elif not existing and prefill:
-        existing = [{"network": "generic", "variant": "A", "text": prefill}]
-    return existing + [{"network": "generic", "variant": "A", "text": ""}] * (CAPTION_SLOTS - len(existing))
-
-
 def _post_data(form: PostForm, source: str = "manual") -> services.PostData:
     tz = current_user.timezone
     return services.PostData(
         title=form.title.data or "",
         url=form.url.data or "",
         body=form.body.data or "",
-        captions=_captions_from_request(),
+        captions=form.caption_values(),
         hashtags=form.hashtags.data or "",
         language=form.language.data,
         campaign_id=form.campaign_id.data or None,
@@ -126,12 +102,11 @@ def admin_new_post():
     item = db.session.get(FeedItem, arg_int("item", 0, values=request.values))
     form = PostForm()
     _choices(form)
-    prefill_caption = ""
     if request.method == "GET":
         form.publish_at.data = default_publish_at(current_user.timezone)
         if suggestion is not None:
             form.url.data = suggestion.url
-            prefill_caption = suggestion.comment
+            form.captions[0].text.data = suggestion.comment
         if item is not None:
             form.url.data, form.title.data, form.body.data = item.url, item.title, item.summary
         if request.args.get("url"):
@@ -158,8 +133,7 @@ def admin_new_post():
                   "success")  # fmt: skip
             return redirect(url_for("content.admin_posts"))
     return render_template(
-        "content/admin/post_form.html", form=form, post=None, error=error,
-        captions=_caption_slots(None, prefill_caption), suggestion=suggestion, item=item,
+        "content/admin/post_form.html", form=form, post=None, error=error, suggestion=suggestion, item=item,
     ), (400 if request.method == "POST" else 200)  # fmt: skip
 
 
@@ -206,8 +180,7 @@ def admin_edit_post(post_id: int):
         select(func.count(Share.id), func.count(func.distinct(Share.user_id))).where(Share.post_id == post.id)
     ).one()
     return render_template(
-        "content/admin/post_form.html", form=form, post=post, error=error, captions=_caption_slots(post),
-        stats=stats, action_form=ConfirmForm(),
+        "content/admin/post_form.html", form=form, post=post, error=error, stats=stats,
     ), (400 if request.method == "POST" else 200)  # fmt: skip
 
 
@@ -216,16 +189,15 @@ def admin_edit_post(post_id: int):
 def admin_delete_post(post_id: int):
     """Delete a post that nobody has shared; shared posts can only expire (their links stay alive)."""
     post = _get(Post, post_id)
-    if ConfirmForm().validate_on_submit():
-        if post.share_count:
-            flash(_("People have shared this post; let it expire instead, so their links keep working."), "error")
-            return redirect(url_for("content.admin_edit_post", post_id=post.id))
-        delete_media(post.image_path)
-        delete_media(post.preview_path)
-        audit.record("post.delete", current_user, post, title=post.title)
-        db.session.delete(post)
-        db.session.commit()
-        flash(_("The post is deleted."), "success")
+    if post.share_count:
+        flash(_("People have shared this post; let it expire instead, so their links keep working."), "error")
+        return redirect(url_for("content.admin_edit_post", post_id=post.id))
+    delete_media(post.image_path)
+    delete_media(post.preview_path)
+    audit.record("post.delete", current_user, post, title=post.title)
+    db.session.delete(post)
+    db.session.commit()
+    flash(_("The post is deleted."), "success")
     return redirect(url_for("content.admin_posts"))
 
 
@@ -235,9 +207,7 @@ def admin_preview():
     """Fetch a link's Open Graph preview to fill the post form (htmx)."""
     from app.fetch import FetchError, preview
 
-    if not ConfirmForm().validate_on_submit():
-        abort(400)
-    url = request.form.get("url", "").strip()
+    url = (LinkForm().url.data or "").strip()
     try:
         services.check_url(url)
         found = preview(url)
@@ -336,10 +306,8 @@ def admin_suggestions():
 def admin_reject_suggestion(suggestion_id: int):
     """Reject a suggestion with a reason the employee sees."""
     suggestion = _get(Suggestion, suggestion_id)
-    if not ConfirmForm().validate_on_submit():
-        abort(400)
     try:
-        done = engagement.reject_suggestion(suggestion, current_user, request.form.get("reason", ""))
+        done = engagement.reject_suggestion(suggestion, current_user, RejectSuggestionForm().reason.data or "")
     except services.ContentError as exc:
         db.session.rollback()
         flash(str(exc), "error")
@@ -356,11 +324,10 @@ def admin_feeds():
     from app.content import feeds
 
     error = None
-    if request.method == "POST":
-        if not ConfirmForm().validate_on_submit():
-            abort(400)
+    form = LinkForm()
+    if form.is_submitted():
         try:
-            source = feeds.add_source(request.form.get("url", "").strip())
+            source = feeds.add_source((form.url.data or "").strip())
         except (feeds.FeedError, services.ContentError) as exc:
             db.session.rollback()
             error = str(exc)
@@ -390,13 +357,12 @@ def admin_poll_feed(source_id: int):
     from app.content import feeds
 
     source = _get(FeedSource, source_id)
-    if ConfirmForm().validate_on_submit():
-        result = feeds.poll_source(source)
-        db.session.commit()
-        if result.error:
-            flash(_("Reading the feed failed: %(error)s", error=result.error), "error")
-        else:
-            flash(ngettext("%(num)d new item found.", "%(num)d new items found.", result.new), "success")
+    result = feeds.poll_source(source)
+    db.session.commit()
+    if result.error:
+        flash(_("Reading the feed failed: %(error)s", error=result.error), "error")
+    else:
+        flash(ngettext("%(num)d new item found.", "%(num)d new items found.", result.new), "success")
     return redirect(url_for("content.admin_feeds"))
 
 
@@ -405,7 +371,7 @@ def admin_poll_feed(source_id: int):
 def admin_dismiss_item(item_id: int):
     """Dismiss a suggested feed item."""
     item = _get(FeedItem, item_id)
-    if ConfirmForm().validate_on_submit() and item.status == "new":
+    if item.status == "new":
         item.status = "dismissed"
         db.session.commit()
     return redirect(url_for("content.admin_feeds"))

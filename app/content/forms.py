@@ -8,6 +8,8 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf.file import FileAllowed, FileField
 from wtforms import (
     BooleanField,
+    FieldList,
+    FormField,
     IntegerField,
     RadioField,
     SelectChoice,
@@ -16,6 +18,7 @@ from wtforms import (
     TextAreaField,
     URLField,
 )
+from wtforms.utils import unset_value
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from app.forms import Form, MultiCheckboxField, local_datetime_field
@@ -31,8 +34,32 @@ NETWORK_CHOICES = [
 VARIANT_CHOICES = [SelectChoice("A", "A"), SelectChoice("B", "B")]
 
 
+class CaptionForm(Form):
+    """One suggested caption: its network, its A/B variant and its words (part of ``PostForm``)."""
+
+    class Meta:
+        csrf = False  # a part of the post form, which carries the token
+
+    network = SelectField(choices=NETWORK_CHOICES, validate_choice=False)
+    variant = SelectField(choices=VARIANT_CHOICES, validate_choice=False)
+    text = TextAreaField(render_kw={"rows": 2, "maxlength": 3000})
+
+
+class CaptionSlots(FieldList):
+    """The six caption slots: slot N reads ``caption-N-*`` (a slot number beyond them is ignored)."""
+
+    def process(self, formdata, data=unset_value, extra_filters=None) -> None:
+        if not formdata:
+            super().process(formdata, data, extra_filters)  # the post's captions, then empty slots
+            return
+        # FieldList would renumber the slots it finds and read its padding slots again.
+        self.last_index, self.entries, self.object_data = -1, [], data
+        for index in range(CAPTION_SLOTS):
+            self._add_entry(formdata, index=index)
+
+
 class PostForm(Form):
-    """Create or edit a post; captions are parsed from ``caption-N-*`` fields (six slots)."""
+    """Create or edit a post, with up to six suggested captions (``caption-N-network``, ``-variant``, ``-text``)."""
 
     url = URLField(_l("Link to share"), validators=[DataRequired(), Length(max=2000)])
     title = StringField(_l("Title"), validators=[DataRequired(), Length(max=200)])
@@ -59,6 +86,59 @@ class PostForm(Form):
     pinned = BooleanField(_l("Pin to the top of the feed"))
     is_cta = BooleanField(_l("Call to action"))
     cta_deadline = local_datetime_field(_l("Call-to-action deadline"))
+    captions = CaptionSlots(FormField(CaptionForm), name="caption", min_entries=CAPTION_SLOTS)
+
+    def caption_values(self) -> list[tuple[str, str, str]]:
+        """(network, variant, text) of each caption with words; an unknown network or variant reads as the default."""
+        networks = {c.value for c in NETWORK_CHOICES}
+        out = []
+        for slot in self.captions:
+            text = (slot.text.data or "").strip()
+            if text:
+                network = slot.network.data if slot.network.data in networks else "generic"
+                variant = slot.variant.data if slot.variant.data in ("A", "B") else "A"
+                out.append((network, variant, text[:3000]))
+        return out
+
+
+class ShareForm(Form):
+    """A share: the network, and the caption as the person left it (``original`` is the suggested one)."""
+
+    network = StringField()
+    caption = StringField()
+    original = StringField()
+
+    def edited_caption(self) -> str | None:
+        """The caption when the person changed it (None when they kept the suggestion)."""
+        caption = self.caption.data
+        if caption is not None and caption.strip() != (self.original.data or "").strip():
+            return caption
+        return None
+
+
+class CommentForm(Form):
+    """A comment, new or edited (the service checks its length)."""
+
+    body = TextAreaField(_l("Add a comment"))
+
+
+class SuggestForm(Form):
+    """An employee suggests a link for the library."""
+
+    url = URLField(_l("Link"), render_kw={"inputmode": "url", "required": True})
+    comment = TextAreaField(_l("Why is it worth sharing? (optional)"), render_kw={"rows": 3, "maxlength": 2000})
+
+
+class RejectSuggestionForm(Form):
+    """Why a suggestion is declined (the employee sees it)."""
+
+    reason = TextAreaField(_l("Reason (the employee sees it)"))
+
+
+class LinkForm(Form):
+    """A link to read: a feed to follow, or a page whose preview fills the post form."""
+
+    url = URLField(_l("Feed address"))
 
 
 class CampaignForm(Form):

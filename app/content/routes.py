@@ -9,10 +9,10 @@ from flask_login import current_user
 from sqlalchemy import func, select
 
 from app.content import bp, cards, engagement, services, sharing
+from app.content.forms import CommentForm, ShareForm, SuggestForm
 from app.content.models import Comment, Post, Share, Suggestion
 from app.content.networks import network_label
-from app.extensions import db
-from app.forms import ConfirmForm
+from app.extensions import db, htmx
 from app.security import login_required, roles_required
 from app.tracking.models import TrackedLink
 
@@ -62,15 +62,9 @@ def share(post_id: int):
     item = db.session.get(Post, post_id)
     if item is None:
         abort(404)
-    form = ConfirmForm()
-    if not form.validate_on_submit():
-        abort(400)
-    network = request.form.get("network", "")
-    caption = request.form.get("caption")
-    original = request.form.get("original")
-    edited = caption if caption is not None and caption.strip() != (original or "").strip() else None
+    form = ShareForm()
     try:
-        result = sharing.share_post(item, current_user, network, edited)
+        result = sharing.share_post(item, current_user, form.network.data or "", form.edited_caption())
     except services.ContentError as exc:
         db.session.rollback()
         if wants_json():
@@ -102,12 +96,10 @@ def share(post_id: int):
 def like(post_id: int):
     """Like or unlike (htmx swaps the button)."""
     item = visible_post_or_404(post_id)
-    if not ConfirmForm().validate_on_submit():
-        abort(400)
     liked = engagement.toggle_like(item, current_user)
     db.session.commit()
     db.session.refresh(item)
-    if request.headers.get("HX-Request"):
+    if htmx:
         return render_template("content/_like.html", post=item, liked=liked)
     return redirect(url_for("content.post", post_id=item.id))
 
@@ -117,20 +109,18 @@ def like(post_id: int):
 def add_comment(post_id: int):
     """Add a comment."""
     item = visible_post_or_404(post_id)
-    if not ConfirmForm().validate_on_submit():
-        abort(400)
     try:
-        engagement.add_comment(item, current_user, request.form.get("body", ""))
+        engagement.add_comment(item, current_user, CommentForm().body.data or "")
     except services.ContentError as exc:
         db.session.rollback()
-        if request.headers.get("HX-Request"):
+        if htmx:
             return render_template(
                 "content/_comments.html", post=item, comments=engagement.comments_for(item), error=str(exc)
             ), 400
         flash(str(exc), "error")
         return redirect(url_for("content.post", post_id=item.id))
     db.session.commit()
-    if request.headers.get("HX-Request"):
+    if htmx:
         return render_template("content/_comments.html", post=item, comments=engagement.comments_for(item))
     return redirect(url_for("content.post", post_id=item.id) + "#comments")
 
@@ -149,10 +139,8 @@ def edit_comment(comment_id: int):
     comment = _comment_or_404(comment_id)
     if comment.user_id != current_user.id:
         abort(404)  # someone else's comment: not something this person can edit
-    if not ConfirmForm().validate_on_submit():
-        abort(400)
     try:
-        engagement.edit_comment(comment, current_user, request.form.get("body", ""))
+        engagement.edit_comment(comment, current_user, CommentForm().body.data or "")
     except services.ContentError as exc:
         db.session.rollback()
         flash(str(exc), "error")
@@ -166,10 +154,9 @@ def edit_comment(comment_id: int):
 def remove_comment(comment_id: int):
     """An admin removes a comment."""
     comment = _comment_or_404(comment_id)
-    if ConfirmForm().validate_on_submit():
-        engagement.remove_comment(comment, current_user)
-        db.session.commit()
-        flash(_("The comment is removed."), "success")
+    engagement.remove_comment(comment, current_user)
+    db.session.commit()
+    flash(_("The comment is removed."), "success")
     return redirect(url_for("content.post", post_id=comment.post_id) + "#comments")
 
 
@@ -177,15 +164,13 @@ def remove_comment(comment_id: int):
 @login_required
 def suggest():
     """Suggest a link for the library; see what happened to my earlier suggestions."""
-    error = None
-    if request.method == "POST":
-        if not ConfirmForm().validate_on_submit():
-            abort(400)
+    form = SuggestForm()
+    if form.is_submitted():
         try:
-            engagement.suggest(current_user, request.form.get("url", ""), request.form.get("comment", ""))
+            engagement.suggest(current_user, form.url.data or "", form.comment.data or "")
         except services.ContentError as exc:
             db.session.rollback()
-            error = str(exc)
+            form.url.errors = [str(exc)]
         else:
             db.session.commit()
             flash(_("Thanks! An admin will review your suggestion."), "success")
@@ -193,9 +178,7 @@ def suggest():
     mine = db.session.scalars(
         select(Suggestion).where(Suggestion.user_id == current_user.id).order_by(Suggestion.created_at.desc())
     ).all()
-    return render_template("content/suggest.html", suggestions=mine, error=error, values=request.form), (
-        400 if error else 200
-    )
+    return render_template("content/suggest.html", suggestions=mine, form=form), (400 if form.url.errors else 200)
 
 
 @bp.route("/me/activity")
