@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import functools
 
-from flask import abort, current_app, request
+from flask import abort, current_app
 from flask_login import current_user
+
+from app.extensions import htmx
 
 CSP = "; ".join(
     [
@@ -61,6 +63,6 @@ def set_security_headers(response):
     headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
     if current_app.config["HERALD_ENV"] == "production":
         headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
-    if request.headers.get("HX-Request") or response.mimetype == "text/html":
+    if response.mimetype == "text/html" or htmx:  # flask-htmx tells htmx requests apart but adds no Vary
         response.vary.add("HX-Request")
     return response

@@ -19,7 +19,7 @@ from flask_login import current_user
 from sqlalchemy import text
 
 from app.database import read_only
-from app.extensions import db
+from app.extensions import db, htmx
 from app.main import bp
 from app.security import login_required
 
@@ -68,7 +68,7 @@ def feed():
         "shared": {p.id: p.shared_to for p in posts if p.shared_to},
         "liked": {p.id for p in posts if p.liked},
     }
-    if request.headers.get("HX-Request") and page > 1:
+    if page > 1 and htmx:  # the next page for infinite scroll (page 1 skips the header look-up)
         return render_template("content/_cards.html", **context)
     return render_template("main/feed.html", **context)
 
