@@ -1,9 +1,10 @@
 """Form pieces shared across features.
 
 Text needs no filter here: the request strips control characters from every form
-value before a form sees it (``app.inputs``). Numbers and dates need bounds: every
-``IntegerField`` carries a ``NumberRange`` within ``app.inputs.MAX_INT``, and every date goes
-through ``local_datetime_field`` (or ``parse_local_datetime`` when hand-parsed).
+value before a form sees it (``app.inputs``). Numbers and dates need bounds: a whole
+number is a ``WholeNumberField`` (or an ``IntegerField`` with a ``NumberRange``) within
+``app.inputs.MAX_INT``, an id an ``IdField``, and every date goes through
+``local_datetime_field``. Views read input only through form classes (a test checks).
 """
 
 from __future__ import annotations
@@ -155,14 +156,3 @@ def _sane_date(form, field) -> None:
 def local_datetime_field(label, **kwargs) -> DateTimeLocalField:
     """An optional ``datetime-local`` field that refuses dates outside ``EARLIEST``..``LATEST``."""
     return DateTimeLocalField(label, validators=[Optional(), _sane_date], **kwargs)
-
-
-def parse_local_datetime(text: str) -> datetime | None:
-    """A hand-parsed ``datetime-local`` value (None when empty); ValueError when unreadable or out of range."""
-    text = (text or "").strip()
-    if not text:
-        return None
-    value = datetime.fromisoformat(text)
-    if value.tzinfo is not None or not date_in_range(value):
-        raise ValueError(text)
-    return value

@@ -8,8 +8,8 @@
 * **Whole numbers**: every id and count column is an INTEGER on PostgreSQL, so a
   number typed anywhere must lie within ``MAX_INT``. Path ids go through
   ``IdConverter`` (registered as ``int``: a larger id is a 404), query strings
-  through ``arg_int`` (a 400), hand-parsed form fields through ``whole_number``
-  and Flask-WTF integer fields through ``NumberRange`` validators.
+  through ``arg_int`` (a 400), form fields through ``app.forms.WholeNumberField``
+  (or ``NumberRange`` validators); all of them read numbers with ``whole_number``.
 * **Dates** are refused outside ``app.forms.EARLIEST``..``LATEST`` (see there).
 """
 
@@ -64,8 +64,7 @@ def whole_number(text, low: int = -MAX_INT, high: int = MAX_INT) -> int:
     """``text`` as a whole number from ``low`` to ``high``; ValueError otherwise.
 
     Only ASCII digits with an optional sign count ("1e20", "1.0", "²" and "1_000" do
-    not), so the answer is what the person typed or a refusal. Usable as the ``type``
-    of ``request.form.get``/``request.args.get``, which then fall back to the default.
+    not), so the answer is what the person typed or a refusal.
     """
     text = str(text).strip()
     if not re.fullmatch(r"[+-]?[0-9]{1,10}", text):
@@ -90,17 +89,6 @@ def arg_int(name: str, default: int | None = None, low: int = -MAX_INT, high: in
         return whole_number(text, low, high)
     except ValueError:
         abort(400)
-
-
-def form_ids(name: str) -> list[int]:
-    """The ids (whole numbers from 1 to ``MAX_INT``) among the form's values for ``name``; others are dropped."""
-    ids = []
-    for text in request.form.getlist(name):
-        try:
-            ids.append(whole_number(text, 1))
-        except ValueError:
-            continue
-    return ids
 
 
 def install(app) -> None:

@@ -28,7 +28,8 @@ from app.security import login_required
 
 def _email_key() -> str:
     """Rate-limit key per target address, so one account cannot be hammered from many IPs."""
-    return "email:" + services.normalize_email(request.form.get("email", ""))
+    # Read before the view, without the CSRF check: the limit counts every try, forged or not.
+    return "email:" + services.normalize_email(ForgotPasswordForm(meta={"csrf": False}).email.data or "")
 
 
 # Sign-in, magic link and reset requests: per client address and, separately, per e-mail address.

@@ -13,7 +13,7 @@ from app.accounts import services as accounts
 from app.accounts.models import STATUSES, User, UserRole
 from app.admin import bp
 from app.admin.forms import ImportForm, NameForm, UserForm
-from app.extensions import db
+from app.extensions import db, htmx
 from app.forms import ConfirmForm
 from app.inputs import arg_int
 from app.org import services as org
@@ -75,7 +75,7 @@ def users():
         query = query.where(User.id.in_(select(UserRole.user_id).where(UserRole.role == role)))
     page = db.paginate(query, per_page=PER_PAGE, error_out=False)
     departments = db.session.scalars(select(Department).order_by(Department.name)).all()
-    template = "admin/_user_rows.html" if request.headers.get("HX-Request") else "admin/users.html"
+    template = "admin/_user_rows.html" if htmx else "admin/users.html"
     return render_template(
         template,
         page=page,
@@ -169,14 +169,13 @@ def edit_user(user_id: int):
 def deactivate_user(user_id: int):
     """Stop a person from signing in; their history stays."""
     user = get_or_404(User, user_id)
-    if ConfirmForm().validate_on_submit():
-        try:
-            accounts.deactivate(user, current_user)
-        except accounts.AccountError as exc:
-            flash(str(exc), "error")
-        else:
-            db.session.commit()
-            flash(_("%(name)s is deactivated.", name=user.display_name), "success")
+    try:
+        accounts.deactivate(user, current_user)
+    except accounts.AccountError as exc:
+        flash(str(exc), "error")
+    else:
+        db.session.commit()
+        flash(_("%(name)s is deactivated.", name=user.display_name), "success")
     return redirect(url_for("admin.edit_user", user_id=user.id))
 
 
@@ -185,7 +184,7 @@ def deactivate_user(user_id: int):
 def reactivate_user(user_id: int):
     """Let a deactivated person sign in again."""
     user = get_or_404(User, user_id)
-    if ConfirmForm().validate_on_submit() and user.status == "deactivated":
+    if user.status == "deactivated":
         try:
             accounts.reactivate(user, current_user)
         except accounts.AccountError as exc:
@@ -201,14 +200,13 @@ def reactivate_user(user_id: int):
 def resend_invite(user_id: int):
     """E-mail a fresh invitation to someone who has not activated yet."""
     user = get_or_404(User, user_id)
-    if ConfirmForm().validate_on_submit():
-        if user.status != "invited":
-            flash(_("%(name)s has already activated their account.", name=user.display_name), "info")
-        else:
-            accounts.send_invite(user, current_user)
-            audit.record("user.invite", current_user, user)
-            db.session.commit()
-            flash(_("A new invitation is on its way to %(email)s.", email=user.email), "success")
+    if user.status != "invited":
+        flash(_("%(name)s has already activated their account.", name=user.display_name), "info")
+    else:
+        accounts.send_invite(user, current_user)
+        audit.record("user.invite", current_user, user)
+        db.session.commit()
+        flash(_("A new invitation is on its way to %(email)s.", email=user.email), "success")
     return redirect(url_for("admin.edit_user", user_id=user.id))
 
 
@@ -313,15 +311,14 @@ def _org_update(model, obj_id: int, endpoint: str):
 
 def _org_delete(model, obj_id: int, endpoint: str):
     obj = get_or_404(model, obj_id)
-    if ConfirmForm().validate_on_submit():
-        try:
-            org.delete_named(obj)
-        except org.OrgError as exc:
-            flash(str(exc), "error")
-        else:
-            audit.record(f"{model.__tablename__}.delete", current_user, obj)
-            db.session.commit()
-            flash(_("Deleted."), "success")
+    try:
+        org.delete_named(obj)
+    except org.OrgError as exc:
+        flash(str(exc), "error")
+    else:
+        audit.record(f"{model.__tablename__}.delete", current_user, obj)
+        db.session.commit()
+        flash(_("Deleted."), "success")
     return redirect(url_for(endpoint))
 
 
