@@ -16,7 +16,17 @@ from flask import request
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from werkzeug.datastructures import CombinedMultiDict, ImmutableMultiDict
-from wtforms import BooleanField, DateTimeLocalField, EmailField, Field, FileField, IntegerField, SelectMultipleField
+from wtforms import (
+    BooleanField,
+    DateTimeLocalField,
+    EmailField,
+    Field,
+    FileField,
+    IntegerField,
+    RadioField,
+    SelectChoice,
+    SelectMultipleField,
+)
 from wtforms.validators import DataRequired, Email, Length, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, HiddenInput, ListWidget
 
@@ -121,6 +131,11 @@ class IdListField(Field):
                 self.data.append(whole_number(text, 1))
             except ValueError:
                 continue
+
+
+def radio_field(label, options: dict, default: str, **kwargs) -> RadioField:
+    """One choice among ``options`` (value: label), shown as radio buttons."""
+    return RadioField(label, choices=[SelectChoice(v, text) for v, text in options.items()], default=default, **kwargs)
 
 
 # A checkbox is on when sent with any value but these (Herald's forms send "1"; "0" never meant "on").

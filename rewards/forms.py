@@ -4,10 +4,19 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf.file import FileField
-from wtforms import HiddenField, RadioField, SelectChoice, SelectField, StringField, TextAreaField
+from wtforms import HiddenField, SelectChoice, SelectField, StringField, TextAreaField
 from wtforms.validators import AnyOf, DataRequired, InputRequired, Length, ValidationError
 
-from app.forms import Form, IdField, IdListField, MultiCheckboxField, WholeNumberField, flag_field, local_datetime_field
+from app.forms import (
+    Form,
+    IdField,
+    IdListField,
+    MultiCheckboxField,
+    WholeNumberField,
+    flag_field,
+    local_datetime_field,
+    radio_field,
+)
 from app.inputs import whole_number
 from app.timeutil import to_local, to_utc
 from rewards import kudos
@@ -60,13 +69,13 @@ class VariantsField(TextAreaField):
 class RewardForm(Form):
     """Add or edit a reward: what it is, what it costs, its stock or codes, when and to whom it is offered."""
 
-    kind = RadioField(
+    kind = radio_field(
         _l("Kind"),
-        choices=[
-            SelectChoice("merch", _l("Merch (sizes or colours with stock)")),
-            SelectChoice("gift_card", _l("Gift card (a pool of codes)")),
-            SelectChoice("experience", _l("Experience or recognition (handled by hand)")),
-        ],
+        {
+            "merch": _l("Merch (sizes or colours with stock)"),
+            "gift_card": _l("Gift card (a pool of codes)"),
+            "experience": _l("Experience or recognition (handled by hand)"),
+        },
         default="merch",
         validate_choice=False,
         validators=[AnyOf(REWARD_KINDS, message=_l("Choose a kind of reward."))],
@@ -153,6 +162,14 @@ class RewardForm(Form):
 def _address_field(name: str) -> StringField:
     label, autocomplete = ADDRESS_LABELS[name]
     return StringField(label, render_kw={"autocomplete": autocomplete, "maxlength": 120})
+
+
+class CodesForm(Form):
+    """Gift-card codes to add to a reward's pool, as a CSV file (the service reads and checks it)."""
+
+    codes = FileField(
+        _l("CSV file, one code per line"), render_kw={"accept": ".csv,text/csv,text/plain", "required": True}
+    )
 
 
 class RedeemForm(Form):

@@ -17,7 +17,7 @@ from app.media import ImageError, delete_media, save_resized_image
 from app.org.models import Department, Location
 from app.security import login_required, roles_required
 from rewards import bp, services
-from rewards.forms import BulkApproveForm, RedeemForm, RedemptionUpdateForm, RewardForm
+from rewards.forms import BulkApproveForm, CodesForm, RedeemForm, RedemptionUpdateForm, RewardForm
 from rewards.models import REDEMPTION_STATUSES, Redemption, Reward
 
 admin_required = roles_required("admin")
@@ -181,7 +181,7 @@ def _save_image(form: RewardForm, item: Reward) -> bool:
 
 def _form_page(form: RewardForm, item: Reward | None, **extra):
     return render_template(
-        "rewards/admin/form.html", form=form, reward=item,
+        "rewards/admin/form.html", form=form, reward=item, codes_form=CodesForm(formdata=None),
         codes_left=services.codes_left(item.id) if item and item.id else 0, **extra,
     )  # fmt: skip
 
@@ -240,7 +240,7 @@ def admin_edit_reward(reward_id: int):
 def admin_upload_codes(reward_id: int):
     """Upload gift-card codes from CSV: validated as a whole, nothing imported on error."""
     item = _reward_or_404(reward_id)
-    upload = request.files.get("codes")
+    upload = CodesForm().codes.data
     if upload is None or not upload.filename:
         flash(_("Choose a CSV file of codes."), "error")
         return redirect(url_for("rewards.admin_edit_reward", reward_id=item.id))

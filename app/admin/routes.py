@@ -169,14 +169,7 @@ def edit_user(user_id: int):
 def deactivate_user(user_id: int):
     """Stop a person from signing in; their history stays."""
     user = get_or_404(User, user_id)
-    try:
-        accounts.deactivate(user, current_user)
-    except accounts.AccountError as exc:
-        flash(str(exc), "error")
-    else:
-        db.session.commit()
-        flash(_("%(name)s is deactivated.", name=user.display_name), "success")
-    return redirect(url_for("admin.edit_user", user_id=user.id))
+    return _change_account(user, accounts.deactivate, _("%(name)s is deactivated.", name=user.display_name))
 
 
 @bp.route("/users/<int:user_id>/reactivate", methods=["POST"])
@@ -184,14 +177,20 @@ def deactivate_user(user_id: int):
 def reactivate_user(user_id: int):
     """Let a deactivated person sign in again."""
     user = get_or_404(User, user_id)
-    if user.status == "deactivated":
-        try:
-            accounts.reactivate(user, current_user)
-        except accounts.AccountError as exc:
-            flash(str(exc), "error")
-        else:
-            db.session.commit()
-            flash(_("%(name)s can sign in again.", name=user.display_name), "success")
+    if user.status != "deactivated":
+        return redirect(url_for("admin.edit_user", user_id=user.id))
+    return _change_account(user, accounts.reactivate, _("%(name)s can sign in again.", name=user.display_name))
+
+
+def _change_account(user: User, change, done: str):
+    """Apply ``change`` (deactivate, reactivate) and say how it went on the person's page."""
+    try:
+        change(user, current_user)
+    except accounts.AccountError as exc:
+        flash(str(exc), "error")
+    else:
+        db.session.commit()
+        flash(done, "success")
     return redirect(url_for("admin.edit_user", user_id=user.id))
 
 

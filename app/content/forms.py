@@ -11,7 +11,6 @@ from wtforms import (
     FieldList,
     FormField,
     IntegerField,
-    RadioField,
     SelectChoice,
     SelectField,
     StringField,
@@ -21,7 +20,7 @@ from wtforms import (
 from wtforms.utils import unset_value
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
-from app.forms import Form, MultiCheckboxField, local_datetime_field
+from app.forms import Form, MultiCheckboxField, local_datetime_field, radio_field
 from app.timeutil import to_local, utcnow
 
 CAPTION_SLOTS = 6
@@ -72,13 +71,9 @@ class PostForm(Form):
     campaign_id = SelectField(_l("Campaign"), coerce=int, default=0)
     department_ids = MultiCheckboxField(_l("Only these departments"), coerce=int)
     location_ids = MultiCheckboxField(_l("Only these locations"), coerce=int)
-    action = RadioField(
+    action = radio_field(
         _l("Publication"),
-        choices=[
-            SelectChoice("draft", _l("Save as draft")),
-            SelectChoice("publish", _l("Publish now")),
-            SelectChoice("schedule", _l("Schedule")),
-        ],
+        {"draft": _l("Save as draft"), "publish": _l("Publish now"), "schedule": _l("Schedule")},
         default="draft",
     )
     publish_at = local_datetime_field(_l("Publish at"))
@@ -145,13 +140,9 @@ class CampaignForm(Form):
     """Create a campaign from a template."""
 
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=120)])
-    kind = RadioField(
+    kind = radio_field(
         _l("Template"),
-        choices=[
-            SelectChoice("share", _l("Share campaign")),
-            SelectChoice("cta", _l("Call to action")),
-            SelectChoice("ab_test", _l("A/B caption test")),
-        ],
+        {"share": _l("Share campaign"), "cta": _l("Call to action"), "ab_test": _l("A/B caption test")},
         default="share",
     )
     description = TextAreaField(_l("Description"), validators=[Length(max=2000)])

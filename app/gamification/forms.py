@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from wtforms import HiddenField, RadioField, SelectChoice, SelectField, StringField
+from wtforms import HiddenField, SelectChoice, SelectField, StringField
 from wtforms.validators import AnyOf, InputRequired
 
-from app.forms import Form, WholeNumberField, flag_field
+from app.forms import Form, WholeNumberField, flag_field, radio_field
 from app.gamification import badges, ledger
 from app.gamification.rules import DEFAULT_RULES
 
@@ -50,14 +50,14 @@ class RulesForm(Form):
     number left out keeps its current value.
     """
 
-    streak_period = RadioField(
+    streak_period = radio_field(
         _l("Streaks"),
-        name="streak-period",
-        choices=[
-            SelectChoice("weekly", _l("Weekly: share at least once a week (recommended; no pressure to post daily)")),
-            SelectChoice("daily", _l("Daily")),
-        ],
+        {
+            "weekly": _l("Weekly: share at least once a week (recommended; no pressure to post daily)"),
+            "daily": _l("Daily"),
+        },
         default="weekly",
+        name="streak-period",
         validate_choice=False,
         validators=[AnyOf(("daily", "weekly"), message=RULES_MESSAGE)],
     )
