@@ -8,7 +8,7 @@ bp = Blueprint("gamification", __name__)
 def init_app(app: Flask) -> None:
     """Mount the leaderboard and points pages, subscribe to the events that earn points, add the tasks."""
     from app import caches
-    from app.gamification import badges, leaderboard, listeners, routes, rules, tasks  # noqa: F401
+    from app.gamification import admin_routes, badges, leaderboard, listeners, routes, rules, tasks  # noqa: F401
 
     app.register_blueprint(bp)
     listeners.connect()
