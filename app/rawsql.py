@@ -51,14 +51,14 @@ class _Compiled:
 class Prepared:
     """One Core statement, compiled lazily per dialect, executed on a raw cursor."""
 
-    __slots__ = ("statement", "_by_dialect")
+    __slots__ = ("statement", "compiled_by_dialect")
 
     def __init__(self, statement):
         self.statement = statement
-        self._by_dialect: dict[str, _Compiled] = {}
+        self.compiled_by_dialect: dict[str, _Compiled] = {}
 
     def compiled(self, dialect: Dialect) -> _Compiled:
-        found = self._by_dialect.get(dialect.name)
+        found = self.compiled_by_dialect.get(dialect.name)
         if found is None:
             compiled = self.statement.compile(dialect=dialect)
             literal = {name: bind.effective_value for name, bind in compiled.binds.items()}
@@ -68,10 +68,11 @@ class Prepared:
             )
             required = frozenset(name for name, bind in compiled.binds.items() if bind.required)
             found = _Compiled(compiled.string, bool(compiled.positional), binds, required)
-            self._by_dialect[dialect.name] = found
+            self.compiled_by_dialect[dialect.name] = found
         return found
 
-    def _args(self, compiled: _Compiled, params: dict):
+    def arguments(self, compiled: _Compiled, params: dict):
+        """The driver's parameters for one execution: processed values, in SQL order when positional."""
         values = []
         for name, process, literal in compiled.binds:
             value = params[name] if name in compiled.required else params.get(name, literal)
@@ -83,13 +84,13 @@ class Prepared:
     def execute(self, cursor: RawCursor, params: dict):
         """Run once; returns the DBAPI cursor (``fetchone()``, ``rowcount``)."""
         compiled = self.compiled(cursor.dialect)
-        cursor.cursor.execute(compiled.sql, self._args(compiled, params))
+        cursor.cursor.execute(compiled.sql, self.arguments(compiled, params))
         return cursor.cursor
 
     def executemany(self, cursor: RawCursor, rows: list[dict]) -> None:
         """Run once per parameter set (no RETURNING)."""
         compiled = self.compiled(cursor.dialect)
-        cursor.cursor.executemany(compiled.sql, [self._args(compiled, row) for row in rows])
+        cursor.cursor.executemany(compiled.sql, [self.arguments(compiled, row) for row in rows])
 
 
 @dataclass(slots=True)

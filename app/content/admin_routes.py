@@ -114,7 +114,8 @@ def admin_new_post():
     error = None
     if form.validate_on_submit():
         source = "suggestion" if suggestion else ("rss" if item else "manual")
-        try:
+
+        def create():
             post = services.create_post(_post_data(form, source), current_user)
             if item is not None:
                 post.source_name = item.source.title or post.source_name
@@ -124,17 +125,26 @@ def admin_new_post():
             if item is not None:
                 item.status, item.post_id = "used", post.id
             audit.record("post.create", current_user, post, status=post.status)
-        except (services.ContentError, ImageError) as exc:
-            db.session.rollback()
-            error = str(exc)
-        else:
-            db.session.commit()
-            flash(_("“%(title)s” is saved (%(status)s).", title=post.title, status=_status_label(post.status)),
-                  "success")  # fmt: skip
+            return post
+
+        post, error = _saved(create)
+        if post is not None:
             return redirect(url_for("content.admin_posts"))
     return render_template(
         "content/admin/post_form.html", form=form, post=None, error=error, suggestion=suggestion, item=item,
     ), (400 if request.method == "POST" else 200)  # fmt: skip
+
+
+def _saved(write) -> tuple[Post | None, str | None]:
+    """Run ``write()`` (it returns the post), commit and say so; or roll back and return the error to show."""
+    try:
+        post = write()
+    except (services.ContentError, ImageError) as exc:
+        db.session.rollback()
+        return None, str(exc)
+    db.session.commit()
+    flash(_("“%(title)s” is saved (%(status)s).", title=post.title, status=_status_label(post.status)), "success")
+    return post, None
 
 
 def _status_label(status: str) -> str:
@@ -164,17 +174,15 @@ def admin_edit_post(post_id: int):
         form.cta_deadline.data = to_local(post.cta_deadline, tz)
     error = None
     if form.validate_on_submit():
-        try:
+
+        def update():
             services.update_post(post, _post_data(form, post.source))
             _save_image(form, post)
             audit.record("post.update", current_user, post, status=post.status)
-        except (services.ContentError, ImageError) as exc:
-            db.session.rollback()
-            error = str(exc)
-        else:
-            db.session.commit()
-            flash(_("“%(title)s” is saved (%(status)s).", title=post.title, status=_status_label(post.status)),
-                  "success")  # fmt: skip
+            return post
+
+        saved, error = _saved(update)
+        if saved is not None:
             return redirect(url_for("content.admin_edit_post", post_id=post.id))
     stats = db.session.execute(
         select(func.count(Share.id), func.count(func.distinct(Share.user_id))).where(Share.post_id == post.id)
