@@ -14,10 +14,10 @@ def init_app(app: Flask) -> None:
     from app import caches
     from app.tracking import cli, routes, tasks  # noqa: F401  (routes attach to bp; tasks to Huey)
     from app.tracking.clicks import is_bot, salts
-    from app.tracking.redirect import RedirectMiddleware, remember_the_sharer, sharer_token
+    from app.tracking.redirect import RedirectMiddleware, sharer_token
 
     app.register_blueprint(bp)
-    app.after_request(remember_the_sharer)
+    app.after_request(routes.remember_the_sharer)
     app.cli.add_command(cli.ingest_clicks)
     redirects = RedirectMiddleware(app, app.wsgi_app)
     app.extensions["herald_redirects"] = redirects

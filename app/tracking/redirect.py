@@ -79,21 +79,6 @@ def _cookie(environ, name: str) -> str:
     return parse_cookie(raw).get(name, "")
 
 
-def remember_the_sharer(response):
-    """A signed cookie lets the redirect flag a sharer's clicks on their own links (no session needed)."""
-    from flask import current_app, request
-    from flask_login import current_user
-
-    if current_user and current_user.is_authenticated:
-        token = sharer_token(current_app.config["SECRET_KEY"], current_user.id)
-        if request.cookies.get(SHARER_COOKIE) != token:
-            response.set_cookie(
-                SHARER_COOKIE, token, max_age=365 * 86400, path="/r/", httponly=True, samesite="Lax",
-                secure=current_app.config["SESSION_COOKIE_SECURE"],
-            )  # fmt: skip
-    return response
-
-
 class RedirectMiddleware:
     """Answers ``GET/HEAD /r/<code>`` before Flask; everything else passes through."""
 
