@@ -30,3 +30,6 @@ suggestion_rejected = signals.signal("suggestion-rejected")  # suggestion, user
 # Rewards (the rewards package emits; notifications will turn these into pushes).
 redemption_changed = signals.signal("redemption-changed")  # redemption, status, actor
 kudos_received = signals.signal("kudos-received")  # kudos
+
+# Surveys (emitted once per participation; gamification awards the points, never from the response).
+survey_completed = signals.signal("survey-completed")  # wave, survey, user, points

@@ -122,6 +122,17 @@ def on_suggestion_approved(sender, suggestion, post, user, **_):
         _note_badges(badges.evaluate(user.id, ("suggestions_approved",)))
 
 
+def on_survey_completed(sender, wave, survey, user, points, **_):
+    """The survey's points for taking part (once per person and wave: the key), the counter, badges."""
+    result = ledger.award(user, "survey", points, f"survey:{wave.id}:{user.id}", source=("survey_wave", wave.id),
+                          params={"title": survey.title})  # fmt: skip
+    if not result.duplicate:
+        values = {"surveys_completed": ledger.bump_stat(user.id, "surveys_completed")}
+        if result.lifetime:
+            values["lifetime_points"] = result.lifetime
+        _note_badges(badges.evaluate(user.id, ("surveys_completed", "lifetime_points"), values))
+
+
 def on_deactivated(sender, user, **_):
     """Deactivated people leave the boards (their history stays)."""
     from sqlalchemy import update
@@ -147,5 +158,6 @@ def connect() -> None:
     events.like.connect(on_like)
     events.comment.connect(on_comment)
     events.suggestion_approved.connect(on_suggestion_approved)
+    events.survey_completed.connect(on_survey_completed)
     events.user_deactivated.connect(on_deactivated)
     events.user_reactivated.connect(on_reactivated)

@@ -28,6 +28,7 @@ PRECACHE_STATIC = (
     "css/app.css",
     "js/app.js",
     "js/share.js",
+    "js/survey.js",
     "vendor/htmx-2.0.11/htmx.min.js",
     "icons/icon-192.png",
     "icons/icon-512.png",
