@@ -219,7 +219,7 @@ def hr_reorder(survey_id: int):
     if not form.validate_on_submit():
         abort(400)
     try:
-        services.reorder(survey, form.order.data)
+        services.reorder(survey, form.order.data or [])
     except services.SurveyError as exc:
         db.session.rollback()
         return str(exc), 409
@@ -404,7 +404,7 @@ def hr_results(survey_id: int):
     group_name = ""
     if by is not None:
         names = labels["departments" if by == "department_id" else "locations"]
-        group_name = names.get(group) or _("No department" if by == "department_id" else "No location")
+        group_name = names.get(group) or (_("No department") if by == "department_id" else _("No location"))
     insight = results.advocacy_insight(wave, labels) if by is None else []
     db.session.commit()  # a closed wave's counts may just have been kept (``results.cube_of``)
     return render_template(
@@ -427,8 +427,8 @@ def hr_trend(survey_id: int):
     labels = [_("Wave %(n)d", n=p.wave.number) for p in points]
     spec = charts.line(labels, [
         (_("eNPS"), [None if p.enps is None else round(p.enps, 1) for p in points]),
-        (_("% favourable"), [None if p.favourable is None else round(p.favourable, 1) for p in points]),
-        (_("Response rate %"), [None if p.rate is None else round(p.rate, 1) for p in points]),
+        (_("Percent favourable"), [None if p.favourable is None else round(p.favourable, 1) for p in points]),
+        (_("Response rate (percent)"), [None if p.rate is None else round(p.rate, 1) for p in points]),
     ], y_min=-100, y_max=100)  # fmt: skip
     dims = sorted({name for p in points for name in p.dimensions})
     return render_template("surveys/hr/trend.html", survey=survey, points=points, spec=spec, dims=dims,

@@ -545,8 +545,10 @@ def survey_questions(wave: Wave) -> list[Question]:
 def aggregate_rows(wave: Wave, labels: dict, now: datetime | None = None) -> tuple[list[str], list[list]]:
     """The wave's figures per question for everyone, each department and each location (hidden ones marked)."""
     now = now or utcnow()
-    columns = [_("Group"), _("Question"), _("Type"), _("Dimension"), _("Answers"), _("Mean"), _("% favourable"),
-               _("eNPS"), _("% promoters"), _("% passives"), _("% detractors"), _("Distribution")]  # fmt: skip
+    columns = [
+        _("Group"), _("Question"), _("Type"), _("Dimension"), _("Answers"), _("Mean"), _("Percent favourable"),
+        _("eNPS"), _("Percent promoters"), _("Percent passives"), _("Percent detractors"), _("Distribution"),
+    ]  # fmt: skip
     rows: list[list] = []
     full = Cube.of(cube_of(wave, now))
     views = [(None, None, _("Everyone"))]

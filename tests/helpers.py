@@ -114,12 +114,24 @@ def make_targets(app, users: dict) -> dict:
         redemption, _created = rewards.redeem(employee, reward, "targets-key-1", variant_id=reward.variants[0].id,
                                               address=address)  # fmt: skip
         db.session.commit()
+        survey = make_survey_targets(db.session.get(User, users["hr"]))
         return {
+            **survey,
             "department_id": dept.id, "location_id": loc.id, "user_id": other.id, "campaign_id": campaign.id,
             "post_id": post.id, "comment_id": comment.id, "code": link.rsplit("/", 1)[1],
             "suggestion_id": suggestion.id, "source_id": source.id, "item_id": item.id, "reward_id": reward.id,
             "variant_id": reward.variants[0].id, "redemption_id": redemption.id, "gift_card_id": gift_card.id,
         }  # fmt: skip
+
+
+def make_survey_targets(hr) -> dict:
+    """A launched eNPS pulse (its questions are the first two: ids 1 and 2 in an emptied database)."""
+    from surveys import services as surveys
+
+    survey = surveys.create_survey(hr, "enps_pulse")
+    wave = surveys.launch(survey, hr)
+    db.session.commit()
+    return {"survey_id": survey.id, "question_id": survey.questions[0].id, "wave_id": wave.id, "fmt": "csv"}
 
 
 # --- posts, shares and clicks ---------------------------------------------------------------------------------

@@ -253,6 +253,7 @@ def fuzz_table() -> dict[str, Route]:
     from app.gamification.rules import DEFAULT_RULES
     from app.privacy.forms import EraseForm
     from rewards import kudos
+    from surveys.forms import NewSurveyForm, QuestionForm, SettingsForm
 
     user_form = form_fields(UserForm, department_id=ids("department_id"), location_id=ids("location_id"),
                             timezone=ZONE)  # fmt: skip
@@ -261,6 +262,7 @@ def fuzz_table() -> dict[str, Route]:
     rules = {f"points-{action}": NUMBER for action in DEFAULT_RULES["points"]} | dict.fromkeys(
         ("cap-share-count", "cap-click-points", "cap-like-count", "cap-comment-count", "cap-total-points"), NUMBER
     )
+    question_form = form_fields(QuestionForm, dimension_id=Value(["", "1", "2", "9"]), options=Value(["A\nB", "Only"]))
     address = dict.fromkeys(("name", "line1", "line2", "postcode", "city", "country", "phone"), TEXT)
     return {
         # accounts
@@ -350,6 +352,26 @@ def fuzz_table() -> dict[str, Route]:
             query="?back=approved",
         ),
         "rewards.admin_bulk_approve": Route({"ids": ids("redemption_id", many=True)}),
+        # surveys
+        "surveys.answer": Route({"q1": choice("0", "7", "10", "11"), "q2": TEXT, "q3": choice("1")}),
+        "surveys.hr_new_survey": Route(form_fields(NewSurveyForm)),
+        "surveys.hr_survey": Route(
+            form_fields(
+                SettingsForm, department_ids=ids("department_id", many=True), location_ids=ids("location_id", many=True)
+            )
+        ),  # fmt: skip
+        "surveys.hr_add_question": Route(question_form),
+        "surveys.hr_question": Route(question_form),
+        "surveys.hr_delete_question": Route(),
+        "surveys.hr_move_question": Route({"direction": choice("up", "down")}),
+        "surveys.hr_reorder": Route({"order": Value(["1", "2", "{question_id}"], many=True)}),
+        "surveys.hr_add_dimension": Route({"name": TEXT}, query="?survey=1"),
+        "surveys.hr_launch": Route(),
+        "surveys.hr_copy": Route(),
+        "surveys.hr_archive": Route(),
+        "surveys.hr_close_wave": Route(),
+        "surveys.hr_reopen_wave": Route(),
+        "surveys.hr_you_said": Route({"title": TEXT, "intro": TEXT, "d0": TEXT}),
         # a person's data
         "privacy.my_data": Route(),
         "privacy.admin_export": Route(),

@@ -94,7 +94,28 @@ ACCESS = {
     "rewards.admin_bulk_approve": ADMIN,
     "rewards.admin_export": ADMIN,
     "surveys.inbox": LOGIN,
+    "surveys.answer": LOGIN,
+    "surveys.thanks": LOGIN,
     "surveys.hr_home": HR,
+    "surveys.hr_new_survey": HR,
+    "surveys.hr_survey": HR,
+    "surveys.hr_add_question": HR,
+    "surveys.hr_question": HR,
+    "surveys.hr_delete_question": HR,
+    "surveys.hr_move_question": HR,
+    "surveys.hr_reorder": HR,
+    "surveys.hr_add_dimension": HR,
+    "surveys.hr_preview": HR,
+    "surveys.hr_launch": HR,
+    "surveys.hr_copy": HR,
+    "surveys.hr_archive": HR,
+    "surveys.hr_close_wave": HR,
+    "surveys.hr_reopen_wave": HR,
+    "surveys.hr_results": HR,
+    "surveys.hr_trend": HR,
+    "surveys.hr_export": HR,
+    "surveys.hr_export_responses": HR,
+    "surveys.hr_you_said": HR,
     "privacy.my_data": LOGIN,
     "privacy.admin_export": ADMIN,
     "privacy.admin_erase": ADMIN,
@@ -144,6 +165,10 @@ def targets(app, factory):
     with open(media + "/test.webp", "wb") as fh:
         fh.write(b"RIFF0000WEBP")
     content = _content_targets(app, target)
+    from tests.helpers import make_survey_targets
+
+    with app.app_context():
+        content |= make_survey_targets(db.session.get(User, target))
     return {"user_id": target, "obj_id": None, "_dept": dept, "_loc": loc, "token": "not-a-real-token",
             "filename": "avatars/test.webp", **content}  # fmt: skip
 
