@@ -319,7 +319,7 @@ def test_erasure_removes_the_person_and_keeps_every_total(app, client, auth, use
         assert bo_kudos.params["from"] == "Former employee" and bo_kudos.delta == 5
         entry = db.session.scalars(select(AuditEntry).where(AuditEntry.action == "privacy.erase")).one()
         assert (entry.actor_id, entry.target_id) == (users["admin"], erin["id"])
-        assert entry.detail == {"comments": 1, "kudos_messages": 2, "addresses": 2, "suggestions": 1}
+        assert entry.detail == {"comments": 1, "kudos_messages": 2, "addresses": 2, "suggestions": 1, "survey_links": 0}
         post = db.session.get(Post, erin["post"])
         live = db.session.scalar(select(func.count()).where(Comment.post_id == post.id, Comment.removed_at.is_(None)))
         assert post.comment_count == live == 1  # Bo's comment stays, the count follows what is shown
@@ -400,3 +400,33 @@ def test_employees_cannot_export_or_erase_someone_else(client, auth, users):
     auth.login(users["employee"])
     assert client.post(f"/admin/users/{users['hr']}/data").status_code == 403
     assert client.post(f"/admin/users/{users['hr']}/erase", data={"confirm_email": "hr@example.com"}).status_code == 403
+
+
+def test_survey_answers_are_exported_only_when_confidential_and_erasure_unlinks_them(app, client, auth, users, erin):
+    from surveys import services as surveys
+    from surveys.models import Participation, Response, Wave
+
+    with app.test_request_context(method="POST"):
+        hr = db.session.get(User, users["hr"])
+        waves = []
+        for anonymous in (True, False):
+            survey = surveys.create_survey(hr, "enps_pulse", title="Anonymous pulse" if anonymous else "Named pulse")
+            survey.anonymous = anonymous
+            waves.append((surveys.launch(survey, hr).id, [q.id for q in survey.questions]))
+        db.session.commit()
+        for wave_id, (enps, reason) in waves:
+            surveys.submit(db.session.get(Wave, wave_id), db.session.get(User, erin["id"]),
+                           {enps: 9, reason: f"Erin's reason {wave_id}"})  # fmt: skip
+        db.session.commit()
+    auth.login(users["admin"])
+    archive = open_zip(client.post(f"/admin/users/{erin['id']}/data"))
+    taken = read_csv(archive.read("survey_participation.csv"))
+    assert sorted((t["survey"], t["confidential"]) for t in taken) == [("Anonymous pulse", "False"),
+                                                                       ("Named pulse", "True")]  # fmt: skip
+    answers = read_csv(archive.read("survey_answers.csv"))
+    assert {a["survey"] for a in answers} == {"Named pulse"}  # the anonymous answer is nobody's to find
+    assert f"Erin's reason {waves[1][0]}" in {a["text"] for a in answers}
+    client.post(f"/admin/users/{erin['id']}/erase", data={"confirm_email": "erin@example.com"})
+    with app.app_context():
+        assert db.session.scalars(select(Participation.response_key)).all() == [None, None]
+        assert db.session.scalar(select(func.count()).select_from(Response)) == 2  # the results keep both

@@ -42,6 +42,7 @@ from app.media import delete_media, media_root
 from app.timeutil import utcnow
 from app.tracking.models import Click, TrackedLink
 from rewards.models import Kudos, Redemption, RedemptionEvent, SavedAddress
+from surveys.models import Answer, Participation, Question, Survey, Wave
 
 # Stored in the database, so one language: the name every page shows for an erased person.
 FORMER_EMPLOYEE = "Former employee"
@@ -219,6 +220,22 @@ def personal_data(user: User) -> list[Table]:
             select(StreakPeriod.period_key, StreakPeriod.frozen)
             .where(StreakPeriod.user_id == uid).order_by(StreakPeriod.period_key)
         ))  # fmt: skip
+    # Which surveys they took part in; their answers only where the survey was confidential (an
+    # anonymous answer is linked to nobody, so it is nobody's personal data and cannot be found).
+    add("survey_participation", ("day", "survey", "wave", "confidential"),
+        db.session.execute(
+            select(Participation.day, Survey.title, Wave.number, Participation.response_key.is_not(None))
+            .join(Wave, Wave.id == Participation.wave_id).join(Survey, Survey.id == Wave.survey_id)
+            .where(Participation.user_id == uid).order_by(Participation.day, Wave.id)
+        ))  # fmt: skip
+    add("survey_answers", ("survey", "wave", "question", "value", "text"),
+        db.session.execute(
+            select(Survey.title, Wave.number, Question.text, Answer.value, Answer.text)
+            .join(Participation, Participation.response_key == Answer.response_key)
+            .join(Wave, Wave.id == Answer.wave_id).join(Survey, Survey.id == Wave.survey_id)
+            .join(Question, Question.id == Answer.question_id)
+            .where(Participation.user_id == uid).order_by(Wave.id, Question.position, Answer.choice)
+        ))  # fmt: skip
     add("audit", ("created_at", "action", "by", "target_type", "target_id", "details"),
         db.session.execute(
             select(AuditEntry.created_at, AuditEntry.action, AuditEntry.actor_id, AuditEntry.target_type,
@@ -306,6 +323,7 @@ class Erased:
     kudos_messages: int = 0
     addresses: int = 0
     suggestions: int = 0
+    survey_links: int = 0
 
 
 def erase(user: User, actor: User) -> Erased:
@@ -359,6 +377,12 @@ def erase(user: User, actor: User) -> Erased:
         .values(comment="").execution_options(synchronize_session=False)
     ).rowcount  # fmt: skip
 
+    # Confidential survey answers stay in the results but no longer point at the person.
+    done.survey_links = db.session.execute(
+        update(Participation).where(Participation.user_id == uid, Participation.response_key.is_not(None))
+        .values(response_key=None).execution_options(synchronize_session=False)
+    ).rowcount  # fmt: skip
+
     db.session.execute(delete(AuthToken).where(AuthToken.user_id == uid))
     delete_media(user.avatar_path)
     user.avatar_path = None
@@ -373,6 +397,6 @@ def erase(user: User, actor: User) -> Erased:
         user.deactivated_at = now
         events.user_deactivated.send(current_app._get_current_object(), user=user)
     audit.record("privacy.erase", actor, user, comments=done.comments, kudos_messages=done.kudos_messages,
-                 addresses=done.addresses, suggestions=done.suggestions)  # fmt: skip
+                 addresses=done.addresses, suggestions=done.suggestions, survey_links=done.survey_links)  # fmt: skip
     db.session.flush()
     return done
