@@ -32,6 +32,7 @@ import random
 from dataclasses import dataclass, field
 from datetime import datetime
 
+import flask
 import pandas as pd
 from flask_babel import gettext as _
 from sqlalchemy import func, select
@@ -92,11 +93,20 @@ def keep_cube(wave: Wave, now: datetime | None = None) -> dict:
 
 
 def cube_of(wave: Wave, now: datetime | None = None) -> dict:
-    """A closed wave's kept counts (counted now if not yet kept), an open wave's fresh counts."""
+    """A closed wave's kept counts (counted now if not yet kept), an open wave's fresh counts.
+
+    An open wave is counted once per request: a page asks for it several times (figures,
+    heatmaps, texts, insight).
+    """
     now = now or utcnow()
     if wave.is_closed(now):
         return wave.cube if wave.cube is not None else keep_cube(wave, now)
-    return count_cube(wave.id)
+    if not flask.has_request_context():
+        return count_cube(wave.id)
+    counted = flask.g.setdefault("herald_survey_cubes", {})
+    if wave.id not in counted:
+        counted[wave.id] = count_cube(wave.id)
+    return counted[wave.id]
 
 
 @dataclass
