@@ -25,12 +25,14 @@ bp = Blueprint("surveys", __name__)
 
 def init_app(app: Flask) -> None:
     """Mount the Surveys tab and the HR area; register tasks, the tab badge and the demo survey."""
+    from app import caches
     from app.cli import register_demo_seeder
     from surveys import hr_routes, models, routes, tasks  # noqa: F401  (routes attach to bp)
     from surveys.demo import seed_demo_surveys
-    from surveys.services import waiting_count
+    from surveys.services import unclosed_waves, waiting_count
 
     app.register_blueprint(bp)
+    caches.register(app, "survey waves for the tab badge", unclosed_waves.forget)
     register_demo_seeder(app, seed_demo_surveys)
 
     @app.context_processor

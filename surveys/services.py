@@ -6,6 +6,8 @@ See the package docstring for what anonymity means here; ``submit`` is where it 
 from __future__ import annotations
 
 import secrets
+import threading
+import time
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
@@ -328,6 +330,7 @@ def save_settings(survey: Survey, data: SettingsData, actor: User | None) -> Sur
         survey.locations = [SurveyLocation(location_id=i) for i in sorted(set(data.location_ids))]
         survey.audience_all = not (data.department_ids or data.location_ids)
     audit.record("survey_settings", actor, survey)
+    unclosed_waves.forget()
     db.session.flush()
     return survey
 
@@ -361,6 +364,7 @@ def launch(survey: Survey, actor: User | None, now: datetime | None = None) -> W
     if opens <= now:
         snapshot(wave, now)
     audit.record("survey_launched", actor, survey, wave=wave.id)
+    unclosed_waves.forget()
     return wave
 
 
@@ -372,6 +376,7 @@ def archive(survey: Survey, actor: User | None, now: datetime | None = None) -> 
             wave.closed_early_at = now
     survey.status, survey.archived_at = "archived", now
     audit.record("survey_archived", actor, survey)
+    unclosed_waves.forget()
     db.session.flush()
 
 
@@ -381,6 +386,7 @@ def close_wave(wave: Wave, actor: User | None, now: datetime | None = None) -> N
         raise SurveyError(_("This wave is closed already."))
     wave.closed_early_at = now
     audit.record("survey_wave_closed", actor, wave.survey, wave=wave.id)
+    unclosed_waves.forget()
     db.session.flush()
 
 
@@ -394,6 +400,7 @@ def reopen_wave(wave: Wave, actor: User | None, now: datetime | None = None) -> 
         raise SurveyError(_("The wave's close time has passed: it cannot reopen."))
     wave.closed_early_at, wave.cube = None, None
     audit.record("survey_wave_reopened", actor, wave.survey, wave=wave.id)
+    unclosed_waves.forget()
     db.session.flush()
 
 
@@ -463,20 +470,94 @@ def open_waves(user: User, now: datetime | None = None) -> list[Wave]:
     )
 
 
+@dataclass(frozen=True)
+class OpenWave:
+    """What the tab badge needs of a wave that has not closed: its window and audience."""
+
+    id: int
+    opens_at: datetime
+    closes_at: datetime
+    everyone: bool
+    departments: frozenset[int]
+    locations: frozenset[int]
+
+    def for_person(self, department_id, location_id, now: datetime) -> bool:
+        return self.opens_at <= now < self.closes_at and (
+            self.everyone or department_id in self.departments or location_id in self.locations
+        )
+
+
+class _UnclosedWaves:
+    """Every process keeps the waves of live surveys that have not closed, for ``BADGE_TTL`` seconds.
+
+    The Surveys tab's badge is on every page; with this list, a page costs no statement while no
+    survey is open for the viewer, and one (their participations) while some are. Changes made in
+    this process forget the list at once; other processes see them within ``BADGE_TTL``.
+    """
+
+    BADGE_TTL = 30.0
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._waves: list[OpenWave] = []
+        self._until = 0.0
+
+    def forget(self) -> None:
+        self._until = 0.0
+
+    def get(self, now: datetime) -> list[OpenWave]:
+        if time.monotonic() < self._until:
+            return self._waves
+        with self._lock:
+            if time.monotonic() >= self._until:
+                self._waves = self._load(now)
+                self._until = time.monotonic() + self.BADGE_TTL
+        return self._waves
+
+    @staticmethod
+    def _load(now: datetime) -> list[OpenWave]:
+        rows = db.session.execute(
+            select(Wave.id, Wave.opens_at, Wave.closes_at, Survey.id, Survey.audience_all)
+            .join(Survey, Survey.id == Wave.survey_id)
+            .where(Survey.status == "live", Wave.closed_early_at.is_(None), Wave.closes_at > now)
+        ).all()
+        if not rows:
+            return []
+        surveys = {r[3] for r in rows}
+        depts: dict[int, set[int]] = {}
+        locs: dict[int, set[int]] = {}
+        for sid, did in db.session.execute(
+            select(SurveyDepartment.survey_id, SurveyDepartment.department_id).where(
+                SurveyDepartment.survey_id.in_(surveys)
+            )
+        ):
+            depts.setdefault(sid, set()).add(did)
+        for sid, lid in db.session.execute(
+            select(SurveyLocation.survey_id, SurveyLocation.location_id).where(SurveyLocation.survey_id.in_(surveys))
+        ):
+            locs.setdefault(sid, set()).add(lid)
+        return [
+            OpenWave(wid, opens, closes, bool(everyone), frozenset(depts.get(sid, ())), frozenset(locs.get(sid, ())))
+            for wid, opens, closes, sid, everyone in rows
+        ]
+
+
+unclosed_waves = _UnclosedWaves()
+
+
 def waiting_count() -> int:
     """How many surveys wait for the signed-in person (the badge on the Surveys tab)."""
     if not (current_user and current_user.is_authenticated):
         return 0
     user = current_user
     now = utcnow()
-    return (
-        db.session.scalar(
-            select(func.count(Wave.id))
-            .join(Survey, Survey.id == Wave.survey_id)
-            .where(_open_for(user.id, user.department_id, user.location_id, now))
-        )
-        or 0
+    mine = [w.id for w in unclosed_waves.get(now) if w.for_person(user.department_id, user.location_id, now)]
+    if not mine:
+        return 0
+    done = db.session.scalar(
+        select(func.count()).where(Participation.user_id == user.id, Participation.wave_id.in_(mine))
     )
+    return len(mine) - (done or 0)
 
 
 def answered_waves(user: User, limit: int = 10) -> list[tuple[Wave, date]]:
@@ -641,6 +722,7 @@ def next_wave(survey: Survey, now: datetime) -> Wave | None:
     if not db.session.execute(stmt.on_conflict_do_nothing(index_elements=["survey_id", "number"])).rowcount:
         return None
     db.session.expire(survey, ["waves"])
+    unclosed_waves.forget()
     return survey.waves[-1]
 
 

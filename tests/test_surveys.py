@@ -343,3 +343,16 @@ def test_responses_keep_the_day_only_for_waves_of_three_days_or_more(app, users,
         services.submit(wave, db.session.get(User, users["employee"]), {enps: 9})
         db.session.commit()
         assert (db.session.scalar(select(Response.day)) is not None) is dated
+
+
+def test_the_tab_badge_costs_no_statement_while_no_survey_is_open(app, client, auth, users, count_queries):
+    auth.login(users["employee"])
+    client.get("/feed")
+    with count_queries() as quiet:
+        client.get("/feed")
+    survey_id, wave_id = launch_pulse(app, users["hr"])
+    client.get("/feed")
+    with count_queries() as waiting:
+        page = client.get("/feed").get_data(as_text=True)
+    assert "survey waiting" in page
+    assert waiting.total == quiet.total + 1  # my participations in the open waves
