@@ -657,7 +657,9 @@ def submit(wave: Wave, user: User, given: dict[int, object], now: datetime | Non
     claim = rawsql.dialect_insert(dialect)(Participation.__table__).values(
         wave_id=wave.id, user_id=user.id, day=day, response_key=None
     )
-    if not db.session.execute(claim.on_conflict_do_nothing(index_elements=["wave_id", "user_id"])).rowcount:
+    # RETURNING, not rowcount: it says for certain on both databases whether this insert made the row.
+    claimed = claim.on_conflict_do_nothing(index_elements=["wave_id", "user_id"]).returning(Participation.user_id)
+    if db.session.execute(claimed).scalar() is None:
         return SubmitResult(duplicate=True, points=points_earned(wave, user))
     key = secrets.token_hex(16)
     dated = wave.closes_at - wave.opens_at >= DATED_WAVE
@@ -719,7 +721,8 @@ def next_wave(survey: Survey, now: datetime) -> Wave | None:
     stmt = rawsql.dialect_insert(dialect)(Wave.__table__).values(
         survey_id=survey.id, number=last.number + 1, opens_at=opens, closes_at=opens + length
     )
-    if not db.session.execute(stmt.on_conflict_do_nothing(index_elements=["survey_id", "number"])).rowcount:
+    made = stmt.on_conflict_do_nothing(index_elements=["survey_id", "number"]).returning(Wave.id)
+    if db.session.execute(made).scalar() is None:
         return None
     db.session.expire(survey, ["waves"])
     unclosed_waves.forget()
