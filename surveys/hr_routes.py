@@ -390,7 +390,8 @@ def _heat(heatmap) -> tuple | None:
 def hr_results(survey_id: int):
     """One wave's results, for everyone or one department or location, with charts and suppression."""
     survey = db.get_or_404(Survey, survey_id)
-    if not survey.waves:
+    now = utcnow()
+    if not any(w.opens_at <= now for w in survey.waves):
         return render_template("surveys/hr/no_results.html", survey=survey)
     wave = _pick_wave(survey)
     by, group, by_name = _view()
