@@ -61,8 +61,8 @@ class SettingsForm(Form):
         },
         default="anonymous",
     )
-    department_ids = MultiCheckboxField(_l("Departments (none chosen: everyone)"), coerce=int, validate_choice=False)
-    location_ids = MultiCheckboxField(_l("Locations (none chosen: everyone)"), coerce=int, validate_choice=False)
+    department_ids = MultiCheckboxField(_l("Departments (none chosen: everyone)"), coerce=int)
+    location_ids = MultiCheckboxField(_l("Locations (none chosen: everyone)"), coerce=int)
     opens_at = local_datetime_field(_l("Opens (empty: when launched)"))
     closes_at = local_datetime_field(_l("Closes (empty: after the template's usual days)"))
     recurrence = radio_field(

@@ -326,6 +326,14 @@ def save_settings(survey: Survey, data: SettingsData, actor: User | None) -> Sur
     survey.recurrence, survey.points, survey.threshold = data.recurrence, data.points, data.threshold
     survey.reminders = data.reminders
     if survey.status == "draft" or not answered:
+        from app.org.models import Department, Location
+
+        known = set(db.session.scalars(select(Department.id).where(Department.id.in_(data.department_ids))))
+        if set(data.department_ids) - known:
+            raise SurveyError(_("Unknown department."))
+        known = set(db.session.scalars(select(Location.id).where(Location.id.in_(data.location_ids))))
+        if set(data.location_ids) - known:
+            raise SurveyError(_("Unknown location."))
         survey.departments = [SurveyDepartment(department_id=i) for i in sorted(set(data.department_ids))]
         survey.locations = [SurveyLocation(location_id=i) for i in sorted(set(data.location_ids))]
         survey.audience_all = not (data.department_ids or data.location_ids)
