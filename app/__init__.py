@@ -228,6 +228,7 @@ FEATURES = (
     "app.gamification",
     "rewards",
     "surveys",
+    "app.notifications",
     "app.privacy",
 )
 

@@ -13,6 +13,7 @@ import os
 import secrets
 import stat
 from datetime import timedelta
+from email.utils import parseaddr
 from pathlib import Path
 
 ENV_PREFIX = "HERALD_"
@@ -152,6 +153,12 @@ def load_config(overrides: dict | None = None) -> dict:
         "FETCH_TIMEOUT": float(env("FETCH_TIMEOUT", "5")),
         "FETCH_MAX_BYTES": env_int("FETCH_MAX_BYTES", 2 * 1024 * 1024),
         "FEED_POLL_MINUTES": env_int("FEED_POLL_MINUTES", 30),
+        # Web Push: the VAPID key (PEM; default: generated once into instance/vapid_private.pem) and the
+        # contact push services see (a real mailto: or https: address; Apple refuses anything else).
+        "VAPID_PRIVATE_KEY": env("VAPID_PRIVATE_KEY"),
+        "VAPID_SUBJECT": env("VAPID_SUBJECT"),
+        "PUSH_DAILY_CAP": env_int("PUSH_DAILY_CAP", 5),
+        "COMPANY_NAME": env("COMPANY_NAME", ""),
     }
     if overrides:
         cfg.update(overrides)
@@ -170,6 +177,9 @@ def load_config(overrides: dict | None = None) -> dict:
         "RATELIMIT_STORAGE_URI", cfg["REDIS_URL"] or f"herald-sqlite://{Path(cfg['INSTANCE_PATH']) / 'ratelimits.db'}"
     )
     cfg.setdefault("RATELIMIT_ENABLED", True)
+    if not cfg.get("VAPID_SUBJECT"):
+        address = parseaddr(cfg["MAIL_FROM"] or "")[1] or "herald@localhost"
+        cfg["VAPID_SUBJECT"] = f"mailto:{address}"
     return cfg
 
 

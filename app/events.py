@@ -33,3 +33,8 @@ kudos_received = signals.signal("kudos-received")  # kudos
 
 # Surveys (emitted once per participation; gamification awards the points, never from the response).
 survey_completed = signals.signal("survey-completed")  # wave, survey, user, points
+survey_opened = signals.signal("survey-opened")  # wave, survey, user_ids (the people it asks)
+survey_reminder = signals.signal("survey-reminder")  # wave, survey, user_ids (those who have not answered)
+
+# Gamification (notifications turn it into a push).
+badge_earned = signals.signal("badge-earned")  # user_id, badge_id, name

@@ -430,6 +430,8 @@ def snapshot(wave: Wave, now: datetime | None = None) -> bool:
     )
     db.session.execute(insert(WaveInvitee).from_select(["wave_id", "user_id", "department_id", "location_id"], people))
     db.session.expire(wave, ["snapshot_at"])
+    asked = list(db.session.scalars(select(WaveInvitee.user_id).where(WaveInvitee.wave_id == wave.id)))
+    events.survey_opened.send(current_app._get_current_object(), wave=wave, survey=wave.survey, user_ids=asked)
     return True
 
 
@@ -761,6 +763,8 @@ def remind(wave: Wave, now: datetime) -> int:
     else:
         with current_app.test_request_context():
             link = base + url_for("surveys.answer", wave_id=wave.id)
+    events.survey_reminder.send(current_app._get_current_object(), wave=wave, survey=wave.survey,
+                                user_ids=[p.id for p in people])  # fmt: skip
     for person in people:
         with force_locale(person.locale or "en"):
             subject = _("Reminder: %(title)s", title=wave.survey.title)

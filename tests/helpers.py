@@ -115,6 +115,7 @@ def make_targets(app, users: dict) -> dict:
                                               address=address)  # fmt: skip
         db.session.commit()
         survey = make_survey_targets(db.session.get(User, users["hr"]))
+        survey |= make_notification_targets(post, employee)
         return {
             **survey,
             "department_id": dept.id, "location_id": loc.id, "user_id": other.id, "campaign_id": campaign.id,
@@ -132,6 +133,18 @@ def make_survey_targets(hr) -> dict:
     wave = surveys.launch(survey, hr)
     db.session.commit()
     return {"survey_id": survey.id, "question_id": survey.questions[0].id, "wave_id": wave.id, "fmt": "csv"}
+
+
+def make_notification_targets(post, user) -> dict:
+    """A call to action on ``post`` (which notifies ``user``), a device of ``user``'s, one notification."""
+    from app.notifications import services as notifications
+    from app.notifications.models import Notification
+
+    device = notifications.subscribe(user, "https://push.example.com/send/target", "B" * 87, "A" * 22, "Phone")
+    cta = notifications.send_cta(post, None, notifications.CtaData([], [], None, False, "Go", 100))
+    db.session.commit()
+    note = db.session.scalar(select(Notification.id).where(Notification.user_id == user.id).limit(1))
+    return {"cta_id": cta.id, "subscription_id": device.id, "notification_id": note}
 
 
 # --- posts, shares and clicks ---------------------------------------------------------------------------------

@@ -251,6 +251,8 @@ def fuzz_table() -> dict[str, Route]:
     from app.admin.forms import ImportForm, NameForm, UserForm
     from app.content.forms import CampaignForm
     from app.gamification.rules import DEFAULT_RULES
+    from app.notifications.forms import CtaForm
+    from app.notifications.forms import SettingsForm as NotificationSettingsForm
     from app.privacy.forms import EraseForm
     from rewards import kudos
     from surveys.forms import NewSurveyForm, QuestionForm, SettingsForm
@@ -372,6 +374,32 @@ def fuzz_table() -> dict[str, Route]:
         "surveys.hr_close_wave": Route(),
         "surveys.hr_reopen_wave": Route(),
         "surveys.hr_you_said": Route({"title": TEXT, "intro": TEXT, "d0": TEXT}),
+        # notifications
+        "notifications.read": Route(),
+        "notifications.read_all": Route(),
+        "notifications.settings": Route(
+            form_fields(
+                NotificationSettingsForm, quiet_start=choice("", "0", "22", "25"), quiet_end=choice("", "7", "22")
+            )
+        ),  # fmt: skip
+        "notifications.subscribe": Route(
+            {
+                "endpoint": Value(["https://push.example.com/send/abc", "http://127.0.0.1:9/x", "https://10.0.0.1/x"]),
+                "p256dh": Value(["B" * 87, "short"]),
+                "auth": Value(["A" * 22, "x"]),
+                "device": TEXT,
+            }
+        ),  # fmt: skip
+        "notifications.unsubscribe": Route({"endpoint": Value(["", "https://push.example.com/send/target"])}),
+        "notifications.remove_device": Route(),
+        "notifications.admin_cta": Route(
+            form_fields(
+                CtaForm,
+                department_ids=ids("department_id", many=True),
+                location_ids=ids("location_id", many=True),
+                multiplier=choice("100", "150", "99", "1001"),
+            )
+        ),  # fmt: skip
         # a person's data
         "privacy.my_data": Route(),
         "privacy.admin_export": Route(),

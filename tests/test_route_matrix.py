@@ -116,6 +116,16 @@ ACCESS = {
     "surveys.hr_export": HR,
     "surveys.hr_export_responses": HR,
     "surveys.hr_you_said": HR,
+    "notifications.centre": LOGIN,
+    "notifications.open_notification": LOGIN,
+    "notifications.read": LOGIN,
+    "notifications.read_all": LOGIN,
+    "notifications.settings": LOGIN,
+    "notifications.subscribe": LOGIN,
+    "notifications.unsubscribe": LOGIN,
+    "notifications.remove_device": LOGIN,
+    "notifications.admin_cta": ADMIN,
+    "notifications.admin_cta_panel": ADMIN,
     "privacy.my_data": LOGIN,
     "privacy.admin_export": ADMIN,
     "privacy.admin_erase": ADMIN,
@@ -169,6 +179,10 @@ def targets(app, factory):
 
     with app.app_context():
         content |= make_survey_targets(db.session.get(User, target))
+        from app.content.models import Post
+        from tests.helpers import make_notification_targets
+
+        content |= make_notification_targets(db.session.get(Post, content["post_id"]), db.session.get(User, target))
     return {"user_id": target, "obj_id": None, "_dept": dept, "_loc": loc, "token": "not-a-real-token",
             "filename": "avatars/test.webp", **content}  # fmt: skip
 

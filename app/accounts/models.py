@@ -47,6 +47,8 @@ class User(UserMixin, db.Model):
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Set when an admin erased the person's data (app.privacy): the account stays, as "Former employee".
     erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Kept by app.notifications (the bell in the header reads it with the user: no statement per page).
+    notifications_unread: Mapped[int] = mapped_column(default=0, server_default="0")
 
     department: Mapped[Department | None] = relationship(lazy="joined")
     location: Mapped[Location | None] = relationship(lazy="joined")

@@ -210,7 +210,14 @@ def evaluate(user_id: int, conditions: tuple[str, ...], values: dict[str, int] |
 
 def _grant(raw: RawCursor, user_id: int, badge_id: int) -> bool:
     params = {"p_user": user_id, "p_badge": badge_id, "p_now": utcnow()}
-    return _statement(raw.dialect, "grant").execute(raw, params).rowcount == 1
+    granted = _statement(raw.dialect, "grant").execute(raw, params).rowcount == 1
+    if granted:
+        from flask import current_app
+
+        from app import events
+
+        events.badge_earned.send(current_app._get_current_object(), user_id=user_id, badge_id=badge_id)
+    return granted
 
 
 def grant(user_id: int, badge) -> bool:
