@@ -64,10 +64,15 @@ async function send(state) {
 // Answers kept from an earlier visit that were submitted but not yet received: send them now.
 async function flushPending(onResult) {
   if (!navigator.onLine) return;
-  for (let i = 0; i < localStorage.length; i += 1) {
-    const key = localStorage.key(i);
-    if (!key || !key.startsWith(PREFIX)) continue;
-    const waveId = key.slice(PREFIX.length);
+  // The keys first: forgetting one while walking localStorage by index would skip the next.
+  const waveIds = [];
+  try {
+    for (let i = 0; i < localStorage.length; i += 1) {
+      const key = localStorage.key(i);
+      if (key && key.startsWith(PREFIX)) waveIds.push(key.slice(PREFIX.length));
+    }
+  } catch { return; }  // storage blocked: nothing was kept either
+  for (const waveId of waveIds) {
     const state = load(waveId);
     if (!state || !state.pending) continue;
     const result = await send(state);
@@ -95,9 +100,12 @@ function setUp(form) {
   const kept = preview ? null : load(waveId);
   if (kept && kept.answers) restore(form, kept.answers);
 
-  function persist(pending = false) {
+  // Whether the person pressed "Send answers" and the server does not have them yet (kept across visits).
+  let pending = Boolean(kept && kept.pending);
+  function persist(sending = pending) {
     if (preview) return;
-    const token = form.querySelector("[name=csrf_token]").value;
+    pending = sending;
+    const token = form.querySelector("[name=csrf_token]")?.value || "";  // none when CSRF protection is off
     save(waveId, { answers: answersOf(form), step: current, pending, token, action: form.action });
   }
 
@@ -131,14 +139,18 @@ function setUp(form) {
   }
 
   // One question per screen: hide all but the intro until "Start" (or resume where the person left).
+  // The progress bar's label says "Question n of N" on screen; each legend keeps it for screen readers only.
+  form.querySelectorAll(".survey-count").forEach((count) => count.classList.add("sr-only"));
   steps.forEach((step) => { step.hidden = true; });
   back.hidden = true;
   next.hidden = true;
   submit.hidden = true;
   start.hidden = false;
   start.addEventListener("click", () => begin(0));
+  // Someone who already answered something (even only the first question: step 0) is taken back to where they were.
+  const started = kept && (kept.step > 0 || (kept.answers || []).some(([, value]) => value !== ""));
   if (hasError) begin(0);
-  else if (kept && kept.step) begin(kept.step);
+  else if (started) begin(kept.step || 0);
 
   next.addEventListener("click", () => {
     const step = steps[current];
@@ -149,7 +161,10 @@ function setUp(form) {
     show(current + 1);
   });
   back.addEventListener("click", () => show(current - 1));
-  form.addEventListener("change", () => persist());
+  form.addEventListener("change", () => {
+    if (status.textContent === form.dataset.requiredMessage) status.textContent = "";  // answered now
+    persist();
+  });
   form.addEventListener("input", () => persist());
   // Enter in a short text goes to the next question rather than sending the whole survey.
   form.addEventListener("keydown", (event) => {
@@ -161,6 +176,8 @@ function setUp(form) {
 
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
+    // Enter on a radio button or checkbox submits the form: before the last question it means "Next".
+    if (current < steps.length - 1) { next.click(); return; }
     if (preview) { status.textContent = form.dataset.previewMessage; return; }
     const step = steps[current];
     if (step.dataset.required === "1" && !answered(step)) {
@@ -187,9 +204,10 @@ function setUp(form) {
     }
   });
 
-  window.addEventListener("online", async () => {
+  // Answers sent while offline go out when the connection comes back, or when the page opens online again.
+  async function sendKept() {
     const state = load(waveId);
-    if (!state || !state.pending) return;
+    if (!state || !state.pending || !navigator.onLine) return;
     status.textContent = form.dataset.sendingMessage;
     const result = await send(state);
     if (result === "sent") {
@@ -201,7 +219,9 @@ function setUp(form) {
     } else {
       status.textContent = form.dataset.failedMessage;
     }
-  });
+  }
+  window.addEventListener("online", sendKept);
+  if (!preview && kept && kept.pending) sendKept();
 }
 
 const form = document.querySelector("form.survey-form");
