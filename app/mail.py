@@ -21,19 +21,23 @@ log = logging.getLogger("herald.mail")
 outbox: list[EmailMessage] = []
 
 
-def build_message(to: str, subject: str, text: str, html: str | None = None) -> EmailMessage:
-    """Build a MIME message from the configured sender."""
+def build_message(
+    to: str, subject: str, text: str, html: str | None = None, headers: dict[str, str] | None = None
+) -> EmailMessage:
+    """Build a MIME message from the configured sender (``headers``: extra ones, e.g. ``List-Unsubscribe``)."""
     msg = EmailMessage()
     msg["From"] = current_app.config["MAIL_FROM"]
     msg["To"] = to
     msg["Subject"] = subject
+    for name, value in (headers or {}).items():
+        msg[name] = value
     msg.set_content(text)
     if html:
         msg.add_alternative(html, subtype="html")
     return msg
 
 
-def send_mail(to: str, subject: str, template: str, **context) -> None:
+def send_mail(to: str, subject: str, template: str, *, headers: dict[str, str] | None = None, **context) -> None:
     """Render ``templates/mail/<template>.txt`` (and ``.html``); queue it when the transaction commits."""
     from app import forget_request_translations
 
@@ -41,13 +45,13 @@ def send_mail(to: str, subject: str, template: str, **context) -> None:
     text = render_template(f"mail/{template}.txt", **context)
     html = render_template(f"mail/{template}.html", **context)
     forget_request_translations()
-    enqueue_after_commit(deliver_mail, to, subject, text, html)
+    enqueue_after_commit(deliver_mail, to, subject, text, html, headers)
 
 
 @app_task(retries=3, retry_delay=30)
-def deliver_mail(to: str, subject: str, text: str, html: str | None = None) -> None:
+def deliver_mail(to: str, subject: str, text: str, html: str | None = None, headers: dict | None = None) -> None:
     """Hand one message to the configured backend (a Huey task; SMTP errors retry)."""
-    msg = build_message(to, subject, text, html)
+    msg = build_message(to, subject, text, html, headers)
     backend = current_app.config["MAIL_BACKEND"]
     if backend == "memory":
         outbox.append(msg)

@@ -400,6 +400,7 @@ def fuzz_table() -> dict[str, Route]:
                 multiplier=choice("100", "150", "99", "1001"),
             )
         ),  # fmt: skip
+        "notifications.digest_unsubscribe": Route({"List-Unsubscribe": choice("One-Click", "")}),
         # a person's data
         "privacy.my_data": Route(),
         "privacy.admin_export": Route(),
@@ -458,6 +459,10 @@ def _tokens(app, outbox, users) -> dict:
             tokens[endpoint] = path_of(link_in(outbox[-1])).rstrip("/").rsplit("/", 1)[1]
         services.set_password(db.session.get(User, users["employee"]), "correct horse battery")
         db.session.commit()
+        from app.notifications import digest
+
+        # The digest's unsubscribe token is signed, not stored: the one its e-mail carries.
+        tokens["notifications.digest_unsubscribe"] = digest.unsubscribe_token(users["employee"])
     return tokens
 
 

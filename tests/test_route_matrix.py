@@ -126,6 +126,7 @@ ACCESS = {
     "notifications.remove_device": LOGIN,
     "notifications.admin_cta": ADMIN,
     "notifications.admin_cta_panel": ADMIN,
+    "notifications.digest_unsubscribe": PUBLIC,  # the signed token in the URL is the authority
     "privacy.my_data": LOGIN,
     "privacy.admin_export": ADMIN,
     "privacy.admin_erase": ADMIN,

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, or_, select
 
 from app import rawsql
 from app.accounts.models import User
@@ -145,13 +146,19 @@ def view(user: User, now: datetime | None = None) -> StreakView:
     if streak is None or streak.last_key is None or streak.period != period:
         return StreakView(0, streak.longest if streak else 0, streak.freezes if streak else 0, period, False, False,
                           ends_at)  # fmt: skip
-    shared_now = streak.last_key >= key
-    gap = periods.periods_between(streak.last_key, key, period) - 1 if not shared_now else 0
-    alive = shared_now or gap <= streak.freezes
-    current = streak.current if alive else 0
-    # At risk: nothing shared yet this period, and missing it would use up more than the freezes left.
-    at_risk = alive and not shared_now and current > 0 and gap + 1 > streak.freezes and ends_at - now <= AT_RISK[period]
+    current, shared_now, at_risk = _judge(streak.current, streak.last_key, streak.freezes, key, ends_at, period, now)
     return StreakView(current, streak.longest, streak.freezes, period, shared_now, at_risk, ends_at)
+
+
+def _judge(current: int, last_key: str, freezes: int, key: str, ends_at: datetime, period: str, now: datetime):
+    """(current, shared this period, at risk) of a streak last extended in ``last_key``, now in period ``key``."""
+    shared_now = last_key >= key
+    gap = periods.periods_between(last_key, key, period) - 1 if not shared_now else 0
+    alive = shared_now or gap <= freezes
+    current = current if alive else 0
+    # At risk: nothing shared yet this period, and missing it would use up more than the freezes left.
+    at_risk = alive and not shared_now and current > 0 and gap + 1 > freezes and ends_at - now <= AT_RISK[period]
+    return current, shared_now, at_risk
 
 
 def calendar(user: User, count: int = 12, now: datetime | None = None) -> list[dict]:
@@ -172,12 +179,81 @@ def calendar(user: User, count: int = 12, now: datetime | None = None) -> list[d
     ]
 
 
-def users_at_risk(now: datetime | None = None) -> list[int]:
-    """Ids of people whose streak ends soon unless they share (for the push issue)."""
+@dataclass(frozen=True)
+class AtRisk:
+    """A streak that ends soon unless its owner shares: whose, how long, and which period it is."""
+
+    user_id: int
+    current: int
+    period: str
+    key: str  # the period (in the person's time zone) that still lacks a share
+    ends_at: datetime
+
+
+def at_risk(now: datetime | None = None) -> list[AtRisk]:
+    """Every streak at risk right now (what ``view(user, now).at_risk`` says), read with one query.
+
+    The query keeps only rows that can be at risk: active people with a live streak of the
+    current kind, nothing shared in the period the world's earliest clock is in, a last share
+    at most ``freezes + 1`` periods back (where freezes are within the rules' maximum), in a
+    time zone whose period ends within ``AT_RISK``. The exact test, per row, is ``view``'s own.
+    """
     now = now or utcnow()
+    rules = get_rules()["streak"]
+    period = rules["period"]
+    zones = _zones_ending_soon(now, period)
+    if not zones:
+        return []
+    latest = periods.streak_key(now, _AHEAD_ZONE, period)  # no one is in a later period than this
+    earliest = periods.streak_key(now, _BEHIND_ZONE, period)  # nor in an earlier one
+    max_freezes = max(int(rules.get("max_freezes") or 0), 0)
+    oldest_alive = periods.shift(earliest, period, -(max_freezes + 1))
+    rows = db.session.execute(
+        select(Streak.user_id, User.timezone, Streak.current, Streak.last_key, Streak.freezes)
+        .join(User, User.id == Streak.user_id)
+        .where(
+            User.status == "active",
+            Streak.current > 0,
+            Streak.period == period,
+            Streak.last_key < latest,
+            or_(Streak.last_key >= oldest_alive, Streak.freezes > max_freezes),
+            User.timezone.in_(sorted(zones)),
+        )
+        .order_by(Streak.user_id)
+    ).all()
     out = []
-    for streak in db.session.scalars(select(Streak).where(Streak.current > 0)):
-        user = db.session.get(User, streak.user_id)
-        if user is not None and user.is_active and view(user, now).at_risk:
-            out.append(user.id)
+    for user_id, tz, current, last_key, freezes in rows:
+        key = periods.streak_key(now, tz, period)
+        ends_at = zones[tz]
+        current, _shared, risky = _judge(current, last_key, freezes, key, ends_at, period, now)
+        if risky:
+            out.append(AtRisk(user_id, current, period, key, ends_at))
     return out
+
+
+def users_at_risk(now: datetime | None = None) -> list[int]:
+    """Ids of people whose streak ends soon unless they share (one query; see ``at_risk``)."""
+    return [found.user_id for found in at_risk(now)]
+
+
+# The zones whose clocks are furthest ahead of and behind UTC (+14 and -12 hours).
+_AHEAD_ZONE, _BEHIND_ZONE = "Pacific/Kiritimati", "Etc/GMT+12"
+
+
+def _zones_ending_soon(now: datetime, period: str) -> dict[str, datetime]:
+    """Time zones (by name) whose current streak period ends within ``AT_RISK``, and when it ends there."""
+    window = AT_RISK[period]
+    out = {}
+    for name in _zone_names():
+        ends_at = periods.period_end(periods.streak_key(now, name, period), period, name)
+        if ends_at - now <= window:
+            out[name] = ends_at
+    return out
+
+
+@lru_cache(maxsize=1)
+def _zone_names() -> tuple[str, ...]:
+    """Every time zone a person can have (``accounts.services.valid_timezone`` accepts these)."""
+    from zoneinfo import available_timezones
+
+    return tuple(sorted(available_timezones()))

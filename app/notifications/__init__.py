@@ -11,8 +11,11 @@ bp = Blueprint("notifications", __name__)
 
 
 def init_app(app: Flask) -> None:
-    """Mount the centre, settings, subscription and call-to-action pages; listen to events; add the tasks."""
-    from app.notifications import listeners, models, routes, tasks  # noqa: F401  (routes attach to bp)
+    """Mount the centre, settings, subscription and call-to-action pages; listen to events; add the tasks.
+
+    Also the streak reminders and the weekly digest (its unsubscribe page attaches to bp).
+    """
+    from app.notifications import digest, listeners, models, reminders, routes, tasks  # noqa: F401
 
     app.register_blueprint(bp)
     listeners.connect()
