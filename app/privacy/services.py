@@ -39,6 +39,7 @@ from app.gamification.models import (
     UserStats,
 )
 from app.media import delete_media, media_root
+from app.notifications.models import Notification, PushSubscription
 from app.timeutil import utcnow
 from app.tracking.models import Click, TrackedLink
 from rewards.models import Kudos, Redemption, RedemptionEvent, SavedAddress
@@ -220,6 +221,17 @@ def personal_data(user: User) -> list[Table]:
             select(StreakPeriod.period_key, StreakPeriod.frozen)
             .where(StreakPeriod.user_id == uid).order_by(StreakPeriod.period_key)
         ))  # fmt: skip
+    add("notifications", ("created_at", "category", "title", "body", "read_at"),
+        db.session.execute(
+            select(Notification.created_at, Notification.category, Notification.title, Notification.body,
+                   Notification.read_at)
+            .where(Notification.user_id == uid).order_by(Notification.created_at, Notification.id)
+        ))  # fmt: skip
+    add("push_devices", ("created_at", "device", "last_seen_at"),
+        db.session.execute(
+            select(PushSubscription.created_at, PushSubscription.device, PushSubscription.last_seen_at)
+            .where(PushSubscription.user_id == uid).order_by(PushSubscription.created_at)
+        ))  # fmt: skip
     # Which surveys they took part in; their answers only where the survey was confidential (an
     # anonymous answer is linked to nobody, so it is nobody's personal data and cannot be found).
     add("survey_participation", ("day", "survey", "wave", "confidential"),
@@ -376,6 +388,17 @@ def erase(user: User, actor: User) -> Erased:
         update(Suggestion).where(Suggestion.user_id == uid, Suggestion.comment != "")
         .values(comment="").execution_options(synchronize_session=False)
     ).rowcount  # fmt: skip
+
+    # Their notifications and devices go; kudos they sent no longer name them in colleagues' centres.
+    db.session.execute(delete(Notification).where(Notification.user_id == uid))
+    db.session.execute(delete(PushSubscription).where(PushSubscription.user_id == uid))
+    sent_keys = [f"kudos:{kid}" for kid in db.session.scalars(select(Kudos.id).where(Kudos.sender_id == uid))]
+    if sent_keys:
+        db.session.execute(
+            update(Notification).where(Notification.dedupe_key.in_(sent_keys))
+            .values(title=FORMER_EMPLOYEE, body="").execution_options(synchronize_session=False)
+        )  # fmt: skip
+    user.notifications_unread = 0
 
     # Confidential survey answers stay in the results but no longer point at the person.
     done.survey_links = db.session.execute(
