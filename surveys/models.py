@@ -137,7 +137,7 @@ class Wave(db.Model):
     snapshot_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     reminder_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # A closed wave's counts, kept so trends need not scan every answer again (equal to a fresh count: tested).
-    cube: Mapped[dict | None] = mapped_column(JSON)
+    cube: Mapped[dict | None] = mapped_column(JSON, deferred=True)  # loaded only by the results
 
     survey: Mapped[Survey] = relationship(back_populates="waves", lazy="joined")
 

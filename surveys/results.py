@@ -69,7 +69,9 @@ def count_cube(wave_id: int) -> dict:
     ).all()
     texts = db.session.execute(
         select(Answer.question_id, Answer.department_id, Answer.location_id, func.count())
-        .where(Answer.wave_id == wave_id, Answer.text.is_not(None))
+        # A text answer is the one kind without a value: "value IS NULL" is answered from
+        # ix_answer_counts alone, "text IS NOT NULL" read every answer row of the wave (1.3 s at 25,000).
+        .where(Answer.wave_id == wave_id, Answer.value.is_(None))
         .group_by(Answer.question_id, Answer.department_id, Answer.location_id)
     ).all()
     return {
@@ -142,6 +144,15 @@ class Cube:
         def pick(df):
             col = df[by]
             return df[col.isna()] if group is None else df[col == group]
+
+        return Cube(pick(self.answers), pick(self.responses), pick(self.invited), pick(self.texts))
+
+    def among(self, by: str, groups) -> Cube:
+        """The counts of several departments (or locations) together (no group without one)."""
+        keep = list(groups)
+
+        def pick(df):
+            return df[df[by].isin(keep)]
 
         return Cube(pick(self.answers), pick(self.responses), pick(self.invited), pick(self.texts))
 
@@ -306,7 +317,10 @@ def _figures(cube: Cube, questions: list[Question], names) -> tuple[list[Questio
 
 def previous_wave(wave: Wave) -> Wave | None:
     return db.session.scalar(
-        select(Wave).where(Wave.survey_id == wave.survey_id, Wave.number < wave.number).order_by(Wave.number.desc())
+        select(Wave)
+        .where(Wave.survey_id == wave.survey_id, Wave.number < wave.number)
+        .order_by(Wave.number.desc())
+        .limit(1)
     )
 
 
@@ -549,9 +563,7 @@ def advocacy_insight(wave: Wave, labels: dict, now: datetime | None = None) -> l
     questions = list(survey_questions(wave))
     out = []
     for label, members in halves:
-        frames = [full.where("department_id", d) for d in members]
-        cube = Cube(*(pd.concat([getattr(f, part) for f in frames]) for part in ("answers", "responses", "invited",
-                                                                                 "texts")))  # fmt: skip
+        cube = full.among("department_id", members)
         n = cube.n
         asked = sum(invited[d] for d in members)
         rate = 100 * sum(sharers.get(d, 0) for d in members) / asked if asked else None

@@ -243,3 +243,31 @@ def test_questions_frozen_page_note(app, client, auth, users, answered):
     assert "its questions are frozen" in page
     with app.app_context():
         assert db.session.scalar(select(Question.id).where(Question.survey_id == answered["survey_id"]))
+
+
+def test_advocacy_insight_compares_departments_that_share_more(app, factory, users):
+    from app.content import sharing
+    from app.content.models import Post
+    from tests.helpers import make_post
+
+    depts = {name: factory.department(name) for name in ("A", "B", "C", "D")}
+    people = {name: [factory.user(f"{name.lower()}{i}@example.com", department_id=d) for i in range(5)]
+              for name, d in depts.items()}  # fmt: skip
+    with app.test_request_context(method="POST"):
+        survey = services.create_survey(db.session.get(User, users["hr"]), "enps_pulse")
+        wave = services.launch(survey, db.session.get(User, users["hr"]))
+        db.session.commit()
+        wave_id, enps = wave.id, survey.questions[0].id
+    post_id = make_post(app, author=users["admin"])
+    with app.test_request_context(method="POST"):
+        for name, score in (("A", 10), ("B", 9), ("C", 3), ("D", 5)):
+            for pid in people[name]:
+                services.submit(db.session.get(Wave, wave_id), db.session.get(User, pid), {enps: score})
+                if name in ("A", "B"):
+                    sharing.share_post(db.session.get(Post, post_id), db.session.get(User, pid), "linkedin")
+        db.session.commit()
+    with app.test_request_context():
+        labels = {"departments": {v: k for k, v in depts.items()}, "locations": {}}
+        high, low = results.advocacy_insight(db.session.get(Wave, wave_id), labels)
+    assert (high.departments, high.responses, round(high.enps), round(high.participation)) == (2, 10, 100, 100)
+    assert (low.departments, low.responses, round(low.enps), round(low.participation)) == (2, 10, -100, 0)
