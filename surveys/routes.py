@@ -10,7 +10,7 @@ from app.security import login_required
 from app.timeutil import utcnow
 from surveys import bp, services
 from surveys.forms import answer_form, answers_of
-from surveys.models import Wave
+from surveys.models import Wave, WaveInvitee
 
 
 @bp.route("/surveys")
@@ -25,8 +25,13 @@ def inbox():
 
 
 def _wave_for_me(wave_id: int) -> Wave:
+    """The wave, if it asks me: my row in its audience snapshot says so, else the survey's audience now."""
     wave = db.get_or_404(Wave, wave_id)
-    if wave.survey.status == "draft" or not services.in_audience(wave.survey, current_user):
+    if wave.survey.status == "draft":
+        abort(404)
+    if db.session.get(WaveInvitee, (wave.id, current_user.id)) is None and not services.in_audience(
+        wave.survey, current_user
+    ):
         abort(404)
     return wave
 
@@ -38,10 +43,10 @@ def answer(wave_id: int):
     wave = _wave_for_me(wave_id)
     survey = wave.survey
     now = utcnow()
-    done = services.participation_of(wave, current_user)
-    if done is not None:
-        return redirect(url_for("surveys.thanks", wave_id=wave.id))
     form = answer_form(survey)()
+    # A repeat POST needs no look: submit's participation insert finds it (one statement fewer).
+    if not form.is_submitted() and services.participation_of(wave, current_user) is not None:
+        return redirect(url_for("surveys.thanks", wave_id=wave_id))
     error = None
     if not wave.is_open(now) or survey.status != "live":
         return render_template(
@@ -54,10 +59,10 @@ def answer(wave_id: int):
             db.session.rollback()
             error = str(exc)
         else:
-            db.session.commit()
+            db.session.commit()  # wave_id, not wave.id: reading the expired wave again costs a query
             if htmx:
-                return "", 204, {"HX-Redirect": url_for("surveys.thanks", wave_id=wave.id)}
-            return redirect(url_for("surveys.thanks", wave_id=wave.id))
+                return "", 204, {"HX-Redirect": url_for("surveys.thanks", wave_id=wave_id)}
+            return redirect(url_for("surveys.thanks", wave_id=wave_id))
     elif form.is_submitted():
         error = next(iter(form.errors.values()))[0] if form.errors else None
     status = 400 if form.is_submitted() else 200

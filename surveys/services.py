@@ -642,7 +642,7 @@ def clean_answers(questions: list[Question], given: dict[int, object]) -> list[d
 @dataclass
 class SubmitResult:
     duplicate: bool = False
-    points: int = 0
+    points: int = 0  # a repeat: the points the participation earned; a new one: what the survey offers
 
 
 def submit(wave: Wave, user: User, given: dict[int, object], now: datetime | None = None) -> SubmitResult:
@@ -691,7 +691,7 @@ def submit(wave: Wave, user: User, given: dict[int, object], now: datetime | Non
     events.survey_completed.send(
         current_app._get_current_object(), wave=wave, survey=survey, user=user, points=survey.points
     )
-    return SubmitResult(points=points_earned(wave, user))
+    return SubmitResult(points=survey.points)  # what taking part is worth (the ledger may cap it)
 
 
 def points_earned(wave: Wave, user: User) -> int:

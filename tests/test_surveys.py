@@ -227,19 +227,22 @@ def test_twenty_simultaneous_submissions_make_one_response(app, users):
 
 
 def test_outside_the_audience_the_survey_is_not_found(app, client, auth, users, factory):
-    sales = factory.department("Sales")
-    survey_id, wave_id = launch_pulse(app, users["hr"], template="enps_pulse")
-    with app.app_context():
-        survey = db.session.get(Survey, survey_id)
-        from surveys.models import SurveyDepartment
+    from surveys.models import SurveyDepartment
 
+    sales = factory.department("Sales")
+    with app.test_request_context(method="POST"):
+        hr = db.session.get(User, users["hr"])
+        survey = services.create_survey(hr, "enps_pulse")
         survey.audience_all = False
         survey.departments = [SurveyDepartment(department_id=sales)]
+        wave = services.launch(survey, hr)
         db.session.commit()
+        survey_id, wave_id = survey.id, wave.id
     auth.login(users["employee"])
     assert client.get(f"/surveys/{wave_id}").status_code == 404
     assert client.post(f"/surveys/{wave_id}", data=answer_form(app, survey_id, 9)).status_code == 404
     assert "No surveys for you right now" in client.get("/surveys").get_data(as_text=True)
+    assert count(app, Participation) == 0
 
 
 def test_a_closed_wave_refuses_answers_and_reopens_until_its_close_time(app, client, auth, users):
