@@ -50,8 +50,11 @@ MAX_TEXTS = 200
 # --- counting ----------------------------------------------------------------------------------
 
 
-def count_cube(wave_id: int) -> dict:
-    """The wave's counts, fresh from the database (three GROUP BY queries over indexed columns)."""
+def count_cube(wave_id: int, texts: bool = True) -> dict:
+    """The wave's counts, fresh from the database (GROUP BY queries over indexed columns).
+
+    ``texts=False`` leaves out the count of written answers (the trend shows none).
+    """
     answers = db.session.execute(
         select(Answer.question_id, Answer.department_id, Answer.location_id, Answer.value, func.count())
         .where(Answer.wave_id == wave_id, Answer.value.is_not(None))
@@ -67,13 +70,17 @@ def count_cube(wave_id: int) -> dict:
         .where(WaveInvitee.wave_id == wave_id)
         .group_by(WaveInvitee.department_id, WaveInvitee.location_id)
     ).all()
-    texts = db.session.execute(
-        select(Answer.question_id, Answer.department_id, Answer.location_id, func.count())
-        # A text answer is the one kind without a value: "value IS NULL" is answered from
-        # ix_answer_counts alone, "text IS NOT NULL" read every answer row of the wave (1.3 s at 25,000).
-        .where(Answer.wave_id == wave_id, Answer.value.is_(None))
-        .group_by(Answer.question_id, Answer.department_id, Answer.location_id)
-    ).all()
+    texts = (
+        []
+        if not texts
+        else db.session.execute(
+            select(Answer.question_id, Answer.department_id, Answer.location_id, func.count())
+            # A text answer is the one kind without a value: "value IS NULL" is answered from
+            # ix_answer_counts alone, "text IS NOT NULL" read every answer row of the wave (1.3 s at 25,000).
+            .where(Answer.wave_id == wave_id, Answer.value.is_(None))
+            .group_by(Answer.question_id, Answer.department_id, Answer.location_id)
+        ).all()
+    )
     return {
         "answers": sorted([list(r) for r in answers], key=_sort_key),
         "responses": sorted([list(r) for r in responses], key=_sort_key),
@@ -500,7 +507,11 @@ def trend(survey: Survey, now: datetime | None = None) -> list[TrendPoint]:
     for wave in survey.waves:
         if wave.opens_at > now:
             continue
-        cube = Cube.of(cube_of(wave, now))
+        counted = flask.g.get("herald_survey_cubes", {}) if flask.has_request_context() else {}
+        if wave.is_closed(now) or wave.id in counted:
+            cube = Cube.of(cube_of(wave, now))
+        else:  # an open wave: the trend needs no written answers, one query fewer
+            cube = Cube.of(count_cube(wave.id, texts=False))
         hidden = cube.n < survey.threshold
         rate = 100 * cube.n / cube.invited_n if cube.invited_n else None
         if hidden:
