@@ -140,7 +140,8 @@ def make_notification_targets(post, user) -> dict:
     from app.notifications import services as notifications
     from app.notifications.models import Notification
 
-    device = notifications.subscribe(user, "https://push.example.com/send/target", "B" * 87, "A" * 22, "Phone")
+    # An address the sender refuses at once (private, not allowed): no test waits on DNS or a network.
+    device = notifications.subscribe(user, "https://127.0.0.1:9/push/target", "B" * 87, "A" * 22, "Phone")
     cta = notifications.send_cta(post, None, notifications.CtaData([], [], None, False, "Go", 100))
     db.session.commit()
     note = db.session.scalar(select(Notification.id).where(Notification.user_id == user.id).limit(1))
