@@ -128,6 +128,7 @@ DATE = Value(["2030-06-01T09:00", "2031-01-01T00:00", "2000-01-01T00:00", "2100-
 ZONE = Value(["UTC", "Europe/Warsaw", "America/New_York", "Pacific/Kiritimati"])
 URL = Value(["https://example.com/new", "http://example.org/a?b=c", "https://example.com/a"])
 FLAG = Value(["1", "y", "on", "0"])
+MULTIPLIER = Value(["", "100", "250", "1000", "99", "1001"])  # points multiplier, percent
 KEY = Value(["key-{post_id}-{reward_id}-abcdef", "targets-key-1", "short"])
 PASSWORD = Value(["correct horse battery", "short"])
 
@@ -220,6 +221,7 @@ def _post_fields() -> dict[str, Value]:
             campaign_id=ids("campaign_id"),
             department_ids=ids("department_id", many=True),
             location_ids=ids("location_id", many=True),
+            points_multiplier=MULTIPLIER,
         ),
         **captions,
         "suggestion": ids("suggestion_id"),
@@ -306,7 +308,7 @@ def fuzz_table() -> dict[str, Route]:
         "content.admin_edit_post": Route(_post_fields()),
         "content.admin_delete_post": Route(),
         "content.admin_preview": Route({"url": URL}),
-        "content.admin_campaigns": Route(form_fields(CampaignForm)),
+        "content.admin_campaigns": Route(form_fields(CampaignForm, points_multiplier=MULTIPLIER)),
         "content.admin_reject_suggestion": Route({"reason": TEXT}),
         "content.admin_feeds": Route({"url": URL}, error_message_is_a_refusal=False),
         "content.admin_poll_feed": Route(error_message_is_a_refusal=False),
@@ -388,6 +390,8 @@ def fuzz_table() -> dict[str, Route]:
                 "p256dh": Value(["B" * 87, "short"]),
                 "auth": Value(["A" * 22, "x"]),
                 "device": TEXT,
+                "refresh": FLAG,
+                "previous": Value(["", "https://push.example.com/send/target", "https://push.example.com/send/abc"]),
             }
         ),  # fmt: skip
         "notifications.unsubscribe": Route({"endpoint": Value(["", "https://push.example.com/send/target"])}),

@@ -63,6 +63,7 @@ def _post_data(form: PostForm, source: str = "manual") -> services.PostData:
         pinned=form.pinned.data,
         is_cta=form.is_cta.data,
         cta_deadline=to_utc(form.cta_deadline.data, tz),
+        points_multiplier=form.points_multiplier.data or 100,
         source=source,
     )
 
@@ -267,6 +268,7 @@ def admin_campaigns():
             campaign = services.create_campaign(
                 form.name.data, form.kind.data, form.goal_metric.data, form.goal_target.data or 0,
                 to_utc(form.ends_at.data, current_user.timezone), form.description.data or "",
+                points_multiplier=form.points_multiplier.data or 100,
             )  # fmt: skip
         except services.ContentError as exc:
             db.session.rollback()

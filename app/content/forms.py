@@ -20,7 +20,7 @@ from wtforms import (
 from wtforms.utils import unset_value
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
-from app.forms import Form, MultiCheckboxField, local_datetime_field, radio_field
+from app.forms import Form, MultiCheckboxField, WholeNumberField, local_datetime_field, radio_field
 from app.timeutil import to_local, utcnow
 
 CAPTION_SLOTS = 6
@@ -31,6 +31,13 @@ NETWORK_CHOICES = [
     SelectChoice("facebook", "Facebook"),
 ]
 VARIANT_CHOICES = [SelectChoice("A", "A"), SelectChoice("B", "B")]
+MULTIPLIER_ERROR = _l("Use a multiplier from 100 to 1000 percent.")
+
+
+def multiplier_field() -> WholeNumberField:
+    """Points for sharing, in percent of the usual (100-1000); left empty it is 100."""
+    return WholeNumberField(_l("Points multiplier (%)"), low=100, high=1000, default=100, message=MULTIPLIER_ERROR,
+                            render_kw={"min": 100, "max": 1000})  # fmt: skip
 
 
 class CaptionForm(Form):
@@ -81,6 +88,7 @@ class PostForm(Form):
     pinned = BooleanField(_l("Pin to the top of the feed"))
     is_cta = BooleanField(_l("Call to action"))
     cta_deadline = local_datetime_field(_l("Call-to-action deadline"))
+    points_multiplier = multiplier_field()
     captions = CaptionSlots(FormField(CaptionForm), name="caption", min_entries=CAPTION_SLOTS)
 
     def caption_values(self) -> list[tuple[str, str, str]]:
@@ -151,6 +159,7 @@ class CampaignForm(Form):
     )
     goal_target = IntegerField(_l("Target"), validators=[Optional(), NumberRange(min=0, max=10_000_000)], default=0)
     ends_at = local_datetime_field(_l("Ends"))
+    points_multiplier = multiplier_field()
 
 
 def default_publish_at(timezone: str) -> datetime:

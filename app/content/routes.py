@@ -37,12 +37,13 @@ def wants_json() -> bool:
 @bp.route("/posts/<int:post_id>")
 @login_required
 def post(post_id: int):
-    """One post with its comments."""
+    """One post with its comments; ``?share=1`` (a call to action's push) opens its share buttons."""
     item = visible_post_or_404(post_id)
     return render_template(
         "content/post.html",
         post=item,
         comments=engagement.comments_for(item),
+        open_share=request.args.get("share") == "1",
         **card_context([item]),
     )
 

@@ -41,6 +41,7 @@ from app.timeutil import UTCDateTime, utcnow
 FEED_PAGE_SIZE = 10
 FEED_FILTERS = ("all", "new", "cta", "campaigns", "mine")
 PLACEHOLDERS = ("first_name", "name", "title", "link", "hashtags")
+MULTIPLIER_LOW, MULTIPLIER_HIGH = 100, 1000  # points multiplier of a post or campaign, percent
 _PLACEHOLDER_RE = re.compile(r"\{(\w+)\}")
 
 
@@ -106,6 +107,7 @@ class PostData:
     pinned: bool = False
     is_cta: bool = False
     cta_deadline: datetime | None = None
+    points_multiplier: int = 100  # percent of the usual points for sharing it
     source: str = "manual"
     source_name: str = ""
 
@@ -123,6 +125,8 @@ def _validate(data: PostData) -> None:
             raise ContentError(_("The post must expire after it is published."))
     if data.cta_deadline is not None and not data.is_cta:
         data.cta_deadline = None
+    if not MULTIPLIER_LOW <= data.points_multiplier <= MULTIPLIER_HIGH:
+        raise ContentError(_("The points multiplier is from 100% to 1000%."))
     for _network, _variant, text in data.captions:
         unknown = set(_PLACEHOLDER_RE.findall(text)) - set(PLACEHOLDERS)
         if unknown:
@@ -145,6 +149,7 @@ def _apply(post: Post, data: PostData) -> None:
     post.pinned = data.pinned
     post.is_cta = data.is_cta
     post.cta_deadline = data.cta_deadline
+    post.points_multiplier = data.points_multiplier
     post.expire_at = data.expire_at
     post.source = data.source
     post.source_name = data.source_name or (urlsplit(data.url).hostname or "").removeprefix("www.")
@@ -521,8 +526,12 @@ def _fill_caption(template: str, first_name: str, name: str, title: str, hashtag
     return re.sub(r"[ \t]+\n", "\n", re.sub(r"[ \t]{2,}", " ", text)).strip()
 
 
-def create_campaign(name: str, kind: str, goal_metric: str, goal_target: int, ends_at, description="") -> Campaign:
+def create_campaign(
+    name: str, kind: str, goal_metric: str, goal_target: int, ends_at, description="", points_multiplier: int = 100
+) -> Campaign:
     """Create a campaign from one of the templates (share, call to action, A/B caption test)."""
+    if not MULTIPLIER_LOW <= points_multiplier <= MULTIPLIER_HIGH:
+        raise ContentError(_("The points multiplier is from 100% to 1000%."))
     if kind not in CAMPAIGN_KINDS:
         raise ContentError(_("Unknown campaign type."))
     if not name.strip():
@@ -537,6 +546,7 @@ def create_campaign(name: str, kind: str, goal_metric: str, goal_target: int, en
         goal_target=goal_target,
         ends_at=ends_at,
         description=description.strip(),
+        points_multiplier=points_multiplier,
     )
     db.session.add(campaign)
     db.session.flush()

@@ -29,10 +29,12 @@ PRECACHE_STATIC = (
     "js/app.js",
     "js/share.js",
     "js/survey.js",
+    "js/push.js",
     "vendor/htmx-2.0.11/htmx.min.js",
     "icons/icon-192.png",
     "icons/icon-512.png",
     "icons/icon.svg",
+    "icons/badge-96.png",
 )
 
 
@@ -134,6 +136,18 @@ def _service_worker_source(static_folder: str) -> tuple[str, str]:
     return template, version
 
 
+@lru_cache(maxsize=4)
+def _push_fallback(languages: tuple[str, ...]) -> dict[str, dict[str, str]]:
+    """What the worker shows for a push it cannot read, in each language (it must show something)."""
+    from flask_babel import force_locale
+
+    out = {}
+    for lang in languages:
+        with force_locale(lang):
+            out[lang] = {"title": "Herald", "body": _("Something new is waiting for you in Herald.")}
+    return out
+
+
 @bp.route("/sw.js")
 def service_worker():
     """The service worker, served from the root so its scope is the whole app."""
@@ -141,7 +155,11 @@ def service_worker():
     urls = [url_for("main.offline")] + [url_for("static", filename=name) for name in PRECACHE_STATIC]
     import json
 
-    body = template.replace("__VERSION__", version).replace("__PRECACHE__", json.dumps(urls))
+    body = (
+        template.replace("__VERSION__", version)
+        .replace("__PRECACHE__", json.dumps(urls))
+        .replace("__FALLBACK__", json.dumps(_push_fallback(tuple(current_app.config["LANGUAGES"])), ensure_ascii=False))
+    )
     response = current_app.response_class(body, mimetype="text/javascript")
     response.headers["Cache-Control"] = "no-cache"
     response.headers["Service-Worker-Allowed"] = "/"

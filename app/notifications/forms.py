@@ -41,6 +41,9 @@ class SubscriptionForm(Form):
     p256dh = StringField(validators=[DataRequired(), Length(min=80, max=200)])
     auth = StringField(validators=[DataRequired(), Length(min=16, max=100)])
     device = StringField(validators=[Optional(), Length(max=120)])
+    # The quiet re-send on app start: update a device the server still has, never bring back a removed one.
+    refresh = flag_field("")
+    previous = StringField(validators=[Optional(), Length(max=1000)])  # the endpoint this browser sent before
 
     def validate_endpoint(self, field) -> None:
         """A push service's https address; plain http only for hosts listed in HERALD_FETCH_ALLOW_HOSTS (tests)."""

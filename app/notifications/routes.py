@@ -103,7 +103,14 @@ def subscribe():
     form = SubscriptionForm()
     if not form.validate_on_submit():
         return {"ok": False, "errors": form.errors}, 400
-    services.subscribe(current_user, form.endpoint.data, form.p256dh.data, form.auth.data, form.device.data or "")
+    values = (current_user, form.endpoint.data, form.p256dh.data, form.auth.data, form.device.data or "")
+    if form.refresh.data:
+        kept = services.refresh(*values, previous=form.previous.data or "")
+        db.session.commit()
+        if kept is None:  # removed on the server: static/js/push.js unsubscribes the browser too
+            return {"ok": False, "removed": True}
+        return {"ok": True}
+    services.subscribe(*values)
     db.session.commit()
     return {"ok": True}
 

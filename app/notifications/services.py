@@ -136,6 +136,32 @@ def subscribe(user: User, endpoint: str, p256dh: str, auth: str, device: str = "
     return found
 
 
+def refresh(user: User, endpoint: str, p256dh: str, auth: str, device: str = "", previous: str = ""):
+    """The quiet re-send of a subscription on app start; None when the device is no longer the person's.
+
+    Push services change subscriptions silently, so a browser sends its own again: a known endpoint
+    is refreshed, and a new one replaces the endpoint this browser sent before (``previous``). An
+    endpoint the person removed ("this device", "all devices", the list) or someone else's is not
+    brought back: the browser then unsubscribes too.
+    """
+    found = db.session.scalar(select(PushSubscription).where(PushSubscription.endpoint == endpoint))
+    if found is not None:
+        if found.user_id != user.id:  # the phone changed hands: the other person's pushes stop here too
+            db.session.delete(found)
+            db.session.flush()
+            return None
+        return subscribe(user, endpoint, p256dh, auth, device)
+    if not previous or previous == endpoint:
+        return None
+    old = db.session.scalar(
+        select(PushSubscription).where(PushSubscription.endpoint == previous, PushSubscription.user_id == user.id)
+    )
+    if old is not None:
+        old.endpoint = endpoint
+        db.session.flush()
+    return subscribe(user, endpoint, p256dh, auth, device)
+
+
 def devices(user_id: int) -> list[PushSubscription]:
     return list(
         db.session.scalars(

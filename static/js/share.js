@@ -23,7 +23,12 @@ function showNativeButtons(root = document) {
   root.querySelectorAll("button[data-native]").forEach((b) => { b.hidden = false; });
 }
 
-document.addEventListener("DOMContentLoaded", () => showNativeButtons());
+document.addEventListener("DOMContentLoaded", () => {
+  showNativeButtons();
+  // A call to action's push opens the post with its share buttons open (?share=1): bring them into view.
+  const sheet = document.querySelector(".share-sheet[data-open-on-load]");
+  if (sheet) sheet.scrollIntoView({ block: "start" });
+});
 document.addEventListener("htmx:afterSwap", (e) => showNativeButtons(e.detail.target));
 
 document.addEventListener("submit", async (event) => {
