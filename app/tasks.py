@@ -109,6 +109,10 @@ def _install_session_hooks() -> None:
 
     @event.listens_for(Session, "after_commit")
     def _run_pending(session):
+        if session.in_nested_transaction():
+            # A savepoint was released (``begin_nested``), not the transaction: it can still roll
+            # back, and on SQLite a task run now would wait for the write lock its caller holds.
+            return
         pending = session.info.pop(_PENDING, [])
         for task, args, kwargs in pending:
             task(*args, **kwargs)

@@ -9,7 +9,9 @@ key file has vanished while subscriptions exist (``production_problem``).
 from __future__ import annotations
 
 import base64
+import contextlib
 import os
+import threading
 from functools import lru_cache
 from pathlib import Path
 
@@ -30,17 +32,30 @@ def key_path(instance: str) -> Path:
 
 
 def _create(path: Path) -> None:
-    """Write a new P-256 private key to ``path`` unless one is there (mode 0600)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
+    """Write a new P-256 private key to ``path`` unless one is there (mode 0600).
+
+    Written to a private temporary file first and then hard-linked into place: ``link`` fails
+    when the name exists, so of several processes starting at once exactly one key wins, and
+    nobody reads a file that is created but not yet written (``O_EXCL`` on the final name
+    would let a second process read it empty).
+    """
+    if path.exists():
         return
+    path.parent.mkdir(parents=True, exist_ok=True)
     pem = ec.generate_private_key(ec.SECP256R1()).private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(pem)
+    draft = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}")
+    fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(pem)
+            fh.flush()
+            os.fsync(fh.fileno())
+        with contextlib.suppress(FileExistsError):  # another process was first: its key is the key
+            os.link(draft, path)
+    finally:
+        draft.unlink(missing_ok=True)
 
 
 def pem_of(cfg: dict) -> bytes:
@@ -59,8 +74,14 @@ def _vapid(pem: bytes) -> Vapid02:
 
 
 def vapid() -> Vapid02:
-    """The signing key for pywebpush (parsed once per process)."""
-    return _vapid(pem_of(current_app.config))
+    """The signing key for pywebpush: read and parsed once per app and process, not at every push.
+
+    A process also keeps signing with the key it started with should the file change under it.
+    """
+    found = current_app.extensions.get("herald_vapid")
+    if found is None:
+        found = current_app.extensions["herald_vapid"] = _vapid(pem_of(current_app.config))
+    return found
 
 
 def public_key() -> str:
