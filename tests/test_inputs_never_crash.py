@@ -391,10 +391,10 @@ def fuzz_table() -> dict[str, Route]:
                 "auth": Value(["A" * 22, "x"]),
                 "device": TEXT,
                 "refresh": FLAG,
-                "previous": Value(["", "https://push.example.com/send/target", "https://push.example.com/send/abc"]),
+                "previous": Value(["", "https://127.0.0.1:9/push/target", "https://push.example.com/send/abc"]),
             }
         ),  # fmt: skip
-        "notifications.unsubscribe": Route({"endpoint": Value(["", "https://push.example.com/send/target"])}),
+        "notifications.unsubscribe": Route({"endpoint": Value(["", "https://127.0.0.1:9/push/target"])}),
         "notifications.remove_device": Route(),
         "notifications.admin_cta": Route(
             form_fields(
