@@ -229,6 +229,7 @@ FEATURES = (
     "rewards",
     "surveys",
     "app.notifications",
+    "app.analytics",
     "app.privacy",
 )
 

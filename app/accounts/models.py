@@ -42,6 +42,8 @@ class User(UserMixin, db.Model):
     # Bumped on sign-out-everywhere and password change so old sessions die.
     session_version: Mapped[int] = mapped_column(default=1)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # When the first invitation went out (the adoption funnel starts here); None for people never invited.
+    invited_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     activated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     deactivated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

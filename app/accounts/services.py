@@ -124,6 +124,8 @@ def issue_token(user: User, purpose: str, *, remember: bool = False) -> str:
         "invite": current_app.config["INVITE_TTL"],
     }[purpose]
     token = secrets.token_urlsafe(32)
+    if purpose == "invite" and user.invited_at is None:
+        user.invited_at = utcnow()
     db.session.add(
         AuthToken(
             user=user,

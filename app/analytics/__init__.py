@@ -1,0 +1,18 @@
+"""Analytics: the reference article's ten KPIs on one dashboard, content performance, conversions, exports.
+
+Figures for past days come from daily roll-ups (``rollups``), today's from the live tables;
+``services`` computes every figure the dashboard, the exports and the weekly report show.
+Conversions reach Herald server-to-server with an API token, through an image pixel, or as a
+CSV import (``conversions``).
+"""
+
+from flask import Blueprint, Flask
+
+bp = Blueprint("analytics", __name__)
+
+
+def init_app(app: Flask) -> None:
+    """Mount the dashboard, content, conversion and settings pages; listen to events; add the tasks."""
+    from app.analytics import models  # noqa: F401
+
+    app.register_blueprint(bp)
