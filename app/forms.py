@@ -56,8 +56,9 @@ class Form(FlaskForm):
             # Otherwise Flask-WTF's "read the request" sentinel.
             if not form.is_submitted():
                 return None
-            files = [(name, upload) for name, upload in request.files.items(multi=True)
-                     if isinstance(form._fields.get(name), FileField)]  # fmt: skip
+            # By the field's submitted name: with a form prefix that is "<prefix>-<field>".
+            file_names = {f.name for f in form._fields.values() if isinstance(f, FileField)}
+            files = [(name, upload) for name, upload in request.files.items(multi=True) if name in file_names]
             if files:
                 return CombinedMultiDict((ImmutableMultiDict(files), request.form))
             return request.form or None

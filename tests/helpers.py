@@ -116,6 +116,7 @@ def make_targets(app, users: dict) -> dict:
         db.session.commit()
         survey = make_survey_targets(db.session.get(User, users["hr"]))
         survey |= make_notification_targets(post, employee)
+        survey |= make_analytics_targets()
         return {
             **survey,
             "department_id": dept.id, "location_id": loc.id, "user_id": other.id, "campaign_id": campaign.id,
@@ -146,6 +147,17 @@ def make_notification_targets(post, user) -> dict:
     db.session.commit()
     note = db.session.scalar(select(Notification.id).where(Notification.user_id == user.id).limit(1))
     return {"cta_id": cta.id, "subscription_id": device.id, "notification_id": note}
+
+
+def make_analytics_targets() -> dict:
+    """A business figure (October 2026 sales) and the export of the key figures as CSV."""
+    from datetime import date
+
+    from app.analytics import figures
+
+    figures.save(date(2026, 10, 1), "sales", 1000)
+    db.session.commit()
+    return {"name": "kpis", "fmt": "csv", "year": 2026, "month": 10, "kind": "sales"}
 
 
 # --- posts, shares and clicks ---------------------------------------------------------------------------------

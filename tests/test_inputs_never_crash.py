@@ -405,6 +405,19 @@ def fuzz_table() -> dict[str, Route]:
             )
         ),  # fmt: skip
         "notifications.digest_unsubscribe": Route({"List-Unsubscribe": choice("One-Click", "")}),
+        # analytics
+        "analytics.report_settings": Route({"weekly_report": FLAG}),
+        "analytics.business": Route(
+            {
+                "one-month": choice("2026-10", "2026-13", "1999-01", ""),
+                "one-kind": choice("sales", "hires", "bogus"),
+                "one-value": NUMBER,
+                "one-submit": choice("1"),
+                "csv-file": PNG,
+                "csv-submit": choice("1", ""),
+            }
+        ),
+        "analytics.delete_business": Route(),
         # a person's data
         "privacy.my_data": Route(),
         "privacy.admin_export": Route(),

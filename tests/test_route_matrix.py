@@ -127,6 +127,12 @@ ACCESS = {
     "notifications.admin_cta": ADMIN,
     "notifications.admin_cta_panel": ADMIN,
     "notifications.digest_unsubscribe": PUBLIC,  # the signed token in the URL is the authority
+    "analytics.dashboard": ADMIN,
+    "analytics.content": ADMIN,
+    "analytics.export": ADMIN,
+    "analytics.report_settings": ADMIN,
+    "analytics.business": ADMIN,
+    "analytics.delete_business": ADMIN,
     "privacy.my_data": LOGIN,
     "privacy.admin_export": ADMIN,
     "privacy.admin_erase": ADMIN,
@@ -184,6 +190,9 @@ def targets(app, factory):
         from tests.helpers import make_notification_targets
 
         content |= make_notification_targets(db.session.get(Post, content["post_id"]), db.session.get(User, target))
+        from tests.helpers import make_analytics_targets
+
+        content |= make_analytics_targets()
     return {"user_id": target, "obj_id": None, "_dept": dept, "_loc": loc, "token": "not-a-real-token",
             "filename": "avatars/test.webp", **content}  # fmt: skip
 

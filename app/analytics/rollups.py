@@ -1,7 +1,7 @@
 """Daily roll-ups: one UTC day of shares, clicks, likes, comments and conversions, summed per key.
 
 ``compute_day`` reads the live tables for one day (by their indexed timestamps) and returns
-the rows of the four roll-up tables; ``rebuild_day`` replaces that day's rows with them, so a
+the rows of the five roll-up tables; ``rebuild_day`` replaces that day's rows with them, so a
 rebuild is idempotent and may run for any range (``flask analytics rebuild``). The dashboard
 asks ``compute_day`` for today (nothing is written) and the tables for every earlier day.
 
@@ -28,7 +28,7 @@ from flask import current_app
 from sqlalchemy import and_, delete, false, insert, select
 
 from app.accounts.models import User
-from app.analytics.models import Conversion, PostDay, ReachDay, RollupState, SharerDay, SlotDay
+from app.analytics.models import Conversion, PostDay, ReachDay, RollupState, SharerDay, SlotDay, TotalDay
 from app.content.models import Comment, Post, PostLike, Share
 from app.extensions import db
 from app.timeutil import utcnow
@@ -120,7 +120,7 @@ def _company_zone() -> ZoneInfo:
 
 def _local_slots(instants: pd.Series, zone: ZoneInfo) -> pd.DataFrame:
     local = pd.to_datetime(instants, utc=True).dt.tz_convert(zone)
-    return pd.DataFrame({"weekday": local.dt.weekday, "hour": local.dt.hour})
+    return pd.DataFrame({"weekday": local.dt.day_of_week, "hour": local.dt.hour})
 
 
 def compute_day(day: date) -> dict[str, list[dict]]:
@@ -142,10 +142,12 @@ def compute_day(day: date) -> dict[str, list[dict]]:
     if len(conversions):
         parts.append(conversions.assign(conversions=1, conversion_value=conversions["value"]))
     post_rows: list[dict] = []
+    total_rows: list[dict] = []
     if parts:
         frame = pd.concat(parts, ignore_index=True)
         for column in POST_SUMS:
             frame[column] = frame[column].fillna(0) if column in frame else 0
+        total_rows = _totals(day, frame)
         frame["campaign_id"] = frame["campaign_id"].astype("float64")
         campaign = frame.groupby(POST_KEY)["campaign_id"].first()
         sums = frame.groupby(POST_KEY)[POST_SUMS].sum()
@@ -202,10 +204,30 @@ def compute_day(day: date) -> dict[str, list[dict]]:
         for (weekday, hour), row in sums.iterrows():
             slot_rows.append({"day": day, "weekday": int(weekday), "hour": int(hour),
                               "shares": int(row["shares"]), "unique_clicks": int(row["unique_clicks"])})  # fmt: skip
-    return {"post": post_rows, "sharer": sharer_rows, "reach": reach_rows, "slot": slot_rows}
+    return {"post": post_rows, "total": total_rows, "sharer": sharer_rows, "reach": reach_rows, "slot": slot_rows}
 
 
-TABLES = {"post": PostDay, "sharer": SharerDay, "reach": ReachDay, "slot": SlotDay}
+def _totals(day: date, frame: pd.DataFrame) -> list[dict]:
+    """The day's sums per network for everyone, each department and each location."""
+    rows = []
+    groups = [("all", None), ("department", "department_id"), ("location", "location_id")]
+    for scope, column in groups:
+        keys = ["network"] if column is None else [column, "network"]
+        for key, sums in frame.groupby(keys)[POST_SUMS].sum().iterrows():
+            scope_id = 0 if column is None else int(key[0])
+            if column is not None and not scope_id:
+                continue  # no department (location): counted in "all" only
+            network = key if column is None else key[1]
+            if isinstance(network, tuple):
+                network = network[0]
+            record = {"day": day, "scope": scope, "scope_id": scope_id, "network": network}
+            record.update({c: int(sums[c]) for c in POST_SUMS if c != "conversion_value"})
+            record["conversion_value"] = round(float(sums["conversion_value"]), 2)
+            rows.append(record)
+    return rows
+
+
+TABLES = {"post": PostDay, "total": TotalDay, "sharer": SharerDay, "reach": ReachDay, "slot": SlotDay}
 
 
 def rebuild_day(day: date) -> dict[str, int]:

@@ -27,7 +27,7 @@ from sqlalchemy import and_, case, func, or_, select
 
 from app.accounts.models import User
 from app.analytics import rollups
-from app.analytics.models import BusinessFigure, PostDay, ReachDay, SharerDay, SlotDay
+from app.analytics.models import BusinessFigure, PostDay, ReachDay, SharerDay, SlotDay, TotalDay
 from app.content.models import Campaign, Post
 from app.extensions import db
 from app.gamification.models import ProgramSetting
@@ -190,52 +190,48 @@ POST_SUMS = rollups.POST_SUMS
 SHARER_SUMS = rollups.SHARER_SUMS
 
 
-def post_sums(period: Period, scope: Scope, by: tuple[str, ...] = (), today: date | None = None,
-              where=None) -> pd.DataFrame:  # fmt: skip
-    """Shares, clicks, unique clicks, likes, comments, conversions and their value, grouped ``by`` columns
-    of the post roll-up (``day``, ``post_id``, ``network``, ``variant``, ``campaign_id``)."""
-    today = today or utcnow().date()
-    stored, live = _split(period, today)
-    columns = [getattr(PostDay, c) for c in by]
+def _sums(model, live: str, period: Period, by: tuple[str, ...], condition, keep, today: date) -> pd.DataFrame:
+    """``POST_SUMS`` of roll-up ``model`` over the stored days plus today's live rows (table ``live`` of
+    ``compute_day``), where ``condition`` (SQL) and ``keep`` (a filter on today's frame) hold, grouped ``by``."""
+    stored, with_today = _split(period, today)
+    columns = [getattr(model, c) for c in by]
     parts = []
     if stored is not None:
-        statement = select(*columns, *(func.sum(getattr(PostDay, c)) for c in POST_SUMS)).where(
-            PostDay.day >= stored.start, PostDay.day <= stored.end, scope.rows(PostDay)
+        statement = select(*columns, *(func.sum(getattr(model, c)) for c in POST_SUMS)).where(
+            model.day >= stored.start, model.day <= stored.end, condition
         )
-        if where is not None:
-            statement = statement.where(where)
         if columns:
             statement = statement.group_by(*columns)
-        rows = db.session.execute(statement).all()
-        parts.append(pd.DataFrame(rows, columns=[*by, *POST_SUMS]))
-    if live:
-        frame = _today_frames(today)["post"]
+        parts.append(pd.DataFrame(db.session.execute(statement).all(), columns=[*by, *POST_SUMS]))
+    if with_today:
+        frame = _today_frames(today)[live]
         if len(frame):
-            frame = scope.frame(frame)
-            if where is not None:
-                frame = _filter_live(frame, where)
-            if "day" in by:
-                frame = frame.assign(day=today)
-            parts.append(frame.groupby(list(by))[POST_SUMS].sum().reset_index() if by else
-                         frame[POST_SUMS].sum().to_frame().T)  # fmt: skip
+            frame = keep(frame).assign(day=today)
+            parts.append(frame[[*by, *POST_SUMS]])
     if not parts:
         return pd.DataFrame(columns=[*by, *POST_SUMS])
     frame = pd.concat(parts, ignore_index=True)
     for column in POST_SUMS:
         frame[column] = pd.to_numeric(frame[column]).fillna(0)
     if by:
-        frame = frame.groupby(list(by), dropna=False)[POST_SUMS].sum().reset_index()
-    else:
-        frame = frame[POST_SUMS].sum().to_frame().T
-    return frame
+        return frame.groupby(list(by), dropna=False)[POST_SUMS].sum().reset_index()
+    return frame[POST_SUMS].sum().to_frame().T
 
 
-def _filter_live(frame: pd.DataFrame, where) -> pd.DataFrame:
-    """Apply a simple ``PostDay.<column> == value`` / ``!= value`` condition to today's rows."""
-    column, value = where.left.key, where.right.value
-    if where.operator.__name__ == "ne":
-        return frame[frame[column] != value]
-    return frame[frame[column] == value]
+def post_sums(period: Period, scope: Scope, by: tuple[str, ...] = (), today: date | None = None) -> pd.DataFrame:
+    """Shares, clicks, unique clicks, likes, comments, conversions and their value, grouped ``by`` columns
+    of the post roll-up (``day``, ``post_id``, ``network``, ``variant``, ``campaign_id``)."""
+    return _sums(PostDay, "post", period, by, scope.rows(PostDay), scope.frame, today or utcnow().date())
+
+
+def total_sums(period: Period, scope: Scope, by: tuple[str, ...] = ("network",), today: date | None = None):
+    """The same sums from the per-scope totals (``day`` and ``network`` only): a few rows a day."""
+
+    def keep(frame):
+        return frame[(frame["scope"] == scope.kind) & (frame["scope_id"] == scope.id)]
+
+    condition = and_(TotalDay.scope == scope.kind, TotalDay.scope_id == scope.id)
+    return _sums(TotalDay, "total", period, by, condition, keep, today or utcnow().date())
 
 
 def sharer_sums(period: Period, scope: Scope, today: date | None = None) -> pd.DataFrame:
@@ -271,7 +267,7 @@ def weekly_sharers(period: Period, scope: Scope, today: date | None = None) -> d
                 select(SharerDay.week, SharerDay.user_id).distinct()
                 .where(SharerDay.day >= stored.start, SharerDay.day <= stored.end, SharerDay.shares > 0,
                        scope.rows(SharerDay))
-            ).tuples()
+            ).all()
         )  # fmt: skip
     if live:
         frame = _today_frames(today)["sharer"]
@@ -383,7 +379,7 @@ def totals(period: Period, scope: Scope, today: date | None = None) -> Totals:
     """Headline figures of ``period`` (one roll-up query by network, one over people, one for reach)."""
     today = today or utcnow().date()
     settings = get_settings()
-    frame = post_sums(period, scope, ("network",), today)
+    frame = total_sums(period, scope, ("network",), today)
     result = Totals()
     for row in frame.itertuples(index=False):
         figures = {c: getattr(row, c) for c in POST_SUMS}
@@ -448,7 +444,7 @@ def contributors(people: pd.DataFrame, by: str, limit: int = TOP) -> list[Contri
 
 def series(period: Period, scope: Scope, today: date | None = None) -> pd.DataFrame:
     """Per day of the period: shares, clicks, unique clicks, conversions and reach (days without any are 0)."""
-    frame = post_sums(period, scope, ("day",), today).set_index("day")
+    frame = total_sums(period, scope, ("day",), today).set_index("day")
     days = [period.start + timedelta(days=i) for i in range(period.days)]
     frame.index = pd.Index([d if isinstance(d, date) else pd.Timestamp(d).date() for d in frame.index])
     frame = frame.reindex(days, fill_value=0)
@@ -626,7 +622,7 @@ def campaign_ab(campaign: Campaign) -> AbResult:
         db.session.execute(
             select(Share.variant, func.count(Share.id)).join(Post, Post.id == Share.post_id)
             .where(Post.campaign_id == campaign.id).group_by(Share.variant)
-        ).tuples()
+        ).all()
     )  # fmt: skip
     clicks = dict(
         db.session.execute(
@@ -634,7 +630,7 @@ def campaign_ab(campaign: Campaign) -> AbResult:
             .join(Post, Post.id == Click.post_id)
             .where(Post.campaign_id == campaign.id, Click.is_unique.is_(True))
             .group_by(TrackedLink.variant)
-        ).tuples()
+        ).all()
     )  # fmt: skip
     return ab_test({v: (shares.get(v, 0), clicks.get(v, 0)) for v in ("A", "B")})
 

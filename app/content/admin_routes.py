@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from wtforms import SelectChoice
 
 from app import audit
+from app.analytics.services import campaign_ab
 from app.content import bp, engagement, services
 from app.content.forms import CampaignForm, LinkForm, PostForm, RejectSuggestionForm, default_publish_at
 from app.content.models import POST_STATUSES, Campaign, FeedItem, FeedSource, Post, Share, Suggestion
@@ -19,7 +20,6 @@ from app.media import ImageError, delete_media, save_resized_image
 from app.org.models import Department, Location
 from app.security import roles_required
 from app.timeutil import to_local, to_utc
-from app.tracking.models import TrackedLink
 
 admin_required = roles_required("admin")
 IMAGE_WIDTHS = {"phone": 1080, "preview": 640}
@@ -238,25 +238,6 @@ def campaign_progress(campaign: Campaign) -> dict:
     return {"shares": shares, "clicks": clicks, "value": value, "percent": percent}
 
 
-def ab_results(campaign: Campaign) -> list[dict]:
-    """Per caption variant: shares, unique clicks and clicks per share."""
-    rows = db.session.execute(
-        select(Share.variant, func.count(Share.id), func.coalesce(func.sum(TrackedLink.click_count), 0))
-        .join(TrackedLink, TrackedLink.id == Share.link_id)
-        .join(Post, Post.id == Share.post_id)
-        .where(Post.campaign_id == campaign.id)
-        .group_by(Share.variant)
-        .order_by(Share.variant)
-    ).all()
-    found = {variant: (shares, clicks) for variant, shares, clicks in rows}
-    out = []
-    for variant in ("A", "B"):
-        shares, clicks = found.get(variant, (0, 0))
-        out.append({"variant": variant, "shares": shares, "clicks": clicks,
-                    "per_share": round(clicks / shares, 2) if shares else None})  # fmt: skip
-    return out
-
-
 @bp.route("/admin/campaigns", methods=["GET", "POST"])
 @admin_required
 def admin_campaigns():
@@ -294,7 +275,7 @@ def admin_campaign(campaign_id: int):
     posts = db.session.scalars(select(Post).where(Post.campaign_id == campaign.id).order_by(Post.created_at)).all()
     return render_template(
         "content/admin/campaign.html", campaign=campaign, progress=campaign_progress(campaign), posts=posts,
-        ab=ab_results(campaign) if campaign.kind == "ab_test" else None,
+        ab=campaign_ab(campaign) if campaign.kind == "ab_test" else None,
     )  # fmt: skip
 
 

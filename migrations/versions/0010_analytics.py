@@ -40,6 +40,25 @@ def upgrade():
         sa.PrimaryKeyConstraint("day", "scope", "scope_id", name=op.f("pk_analytics_reach_day")),
     )
     op.create_table(
+        "analytics_total_day",
+        sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("scope", sa.String(length=12), nullable=False),
+        sa.Column("scope_id", sa.Integer(), nullable=False),
+        sa.Column("network", sa.String(length=16), nullable=False),
+        sa.Column("shares", sa.Integer(), nullable=False),
+        sa.Column("clicks", sa.Integer(), nullable=False),
+        sa.Column("unique_clicks", sa.Integer(), nullable=False),
+        sa.Column("likes", sa.Integer(), nullable=False),
+        sa.Column("comments", sa.Integer(), nullable=False),
+        sa.Column("conversions", sa.Integer(), nullable=False),
+        sa.Column("conversion_value", sa.Numeric(precision=14, scale=2), nullable=False),
+        sa.CheckConstraint("scope IN ('all', 'department', 'location')", name=op.f("ck_analytics_total_day_scope")),
+        sa.PrimaryKeyConstraint("day", "scope", "scope_id", "network", name=op.f("pk_analytics_total_day")),
+    )
+    with op.batch_alter_table("analytics_total_day", schema=None) as batch_op:
+        batch_op.create_index("ix_analytics_total_day_scope", ["scope", "scope_id", "day"], unique=False)
+
+    op.create_table(
         "analytics_rollup_state",
         sa.Column("day", sa.Date(), nullable=False),
         sa.Column("built_at", sa.DateTime(timezone=True), nullable=False),
@@ -205,6 +224,10 @@ def downgrade():
     op.drop_table("analytics_api_token")
     op.drop_table("analytics_slot_day")
     op.drop_table("analytics_rollup_state")
+    with op.batch_alter_table("analytics_total_day", schema=None) as batch_op:
+        batch_op.drop_index("ix_analytics_total_day_scope")
+
+    op.drop_table("analytics_total_day")
     op.drop_table("analytics_reach_day")
     op.drop_table("analytics_business_figure")
     # ### end Alembic commands ###
