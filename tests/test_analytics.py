@@ -373,3 +373,39 @@ def test_the_weekly_report_can_be_turned_off(app, client, auth, world):
     assert "You will no longer get the weekly analytics report." in response.get_data(as_text=True)
     response = client.post("/admin/analytics/report", data={"weekly_report": "y"}, follow_redirects=True)
     assert "You will get the weekly analytics report" in response.get_data(as_text=True)
+
+
+def test_the_weekly_report_goes_to_admins_once_on_monday_morning(app, world, factory, outbox):
+    from app.analytics import tasks
+    from tests.helpers import mail_text
+
+    other = factory.user("other-admin@example.com", "Olga Admin", roles=("admin", "employee"))
+    with app.app_context():
+        from app.analytics.models import ReportSettings
+
+        db.session.add(ReportSettings(user_id=other, weekly_report=False))
+        db.session.commit()
+        assert tasks.send_reports(datetime(2026, 11, 9, 7, 59, tzinfo=UTC)) == 0  # before 08:00
+        assert tasks.send_reports(datetime(2026, 11, 9, 8, 30, tzinfo=UTC)) == 1
+        assert tasks.send_reports(datetime(2026, 11, 9, 9, 30, tzinfo=UTC)) == 0  # once a week
+    assert [m["To"] for m in outbox] == ["boss@example.com"]
+    text = mail_text(outbox[0])
+    assert "2026-11-02 to 2026-11-08" in text
+    assert "- Shares: 3 (+" not in text  # the week before had none: no change to show
+    assert "- Shares: 3" in text and "- Unique clicks: 7" in text
+    html = outbox[0].get_body(("html",)).get_content()
+    assert "/admin/analytics?period=custom&amp;start=2026-11-02&amp;end=2026-11-08" in html
+
+
+def test_the_hourly_roll_up_builds_yesterday_and_missed_days(app, world):
+    from app.analytics import tasks
+
+    with app.app_context():
+        db.session.execute(delete(RollupState).where(RollupState.day == date(2026, 11, 3)))
+        db.session.execute(delete(TotalDay).where(TotalDay.day == date(2026, 11, 3)))
+        db.session.commit()
+        assert services.totals(NOV, Scope(), TODAY).shares == 4  # Bob's share of 3 November is missing
+        days = tasks.roll_up(date(2026, 12, 4))
+        assert days == 2  # 3 November (missed) and yesterday
+        services.forget_today()
+        assert services.totals(NOV, Scope(), TODAY).shares == 5
