@@ -228,8 +228,12 @@ def test_today_comes_from_the_live_tables_and_the_sum_is_the_same(app, world):
             db.session.execute(delete(model).where(model.day == date(2026, 11, 4)))
         db.session.commit()
         services.forget_today()
+        rollups.update_adoption([world.hal])  # Hal's only share is on the 4th: not in the roll-ups now
+        db.session.commit()
         t = services.totals(Period(date(2026, 11, 1), date(2026, 11, 4)), Scope(), date(2026, 11, 4))
         assert (t.shares, t.clicks, t.unique_clicks, t.reach, t.sharers) == (3, 8, 7, 6, 3)
+        assert services.funnel(date(2026, 11, 4), Scope(), date(2026, 11, 4)).shared == 3  # Hal counted live
+        assert services.funnel(date(2026, 11, 3), Scope(), date(2026, 11, 4)).shared == 2
 
 
 def test_a_rebuild_is_idempotent_and_reports_what_it_built(app, world):
@@ -409,3 +413,15 @@ def test_the_hourly_roll_up_builds_yesterday_and_missed_days(app, world):
         assert days == 2  # 3 November (missed) and yesterday
         services.forget_today()
         assert services.totals(NOV, Scope(), TODAY).shares == 5
+
+
+def test_a_third_week_shared_today_counts_as_regular(app, world):
+    """As if it were 17 November: Ann's third week of sharing is today, not yet rolled up."""
+    with app.app_context():
+        for model in (PostDay, TotalDay, SharerDay):
+            db.session.execute(delete(model).where(model.day == date(2026, 11, 17)))
+        rollups.update_adoption([world.ann])
+        db.session.commit()
+        services.forget_today()
+        assert services.funnel(date(2026, 11, 16), Scope(), date(2026, 11, 17)).regular == 0
+        assert services.funnel(date(2026, 11, 17), Scope(), date(2026, 11, 17)).regular == 1

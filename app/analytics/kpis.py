@@ -142,8 +142,8 @@ def dashboard(period: Period, scope: Scope, today: date | None = None) -> Dashbo
     """Every figure of the dashboard for ``period`` and ``scope``."""
     today = today or utcnow().date()
     previous = period.previous
-    now, before = services.totals(period, scope, today), services.totals(previous, scope, today)
     people = services.sharer_sums(period, scope, today)
+    now, before = services.totals(period, scope, today, people), services.totals(previous, scope, today)
     by_post = services.post_sums(period, scope, ("post_id",), today)
     posts = _top_posts(by_post)
     by_campaign = services.post_sums(period, scope, ("campaign_id",), today)

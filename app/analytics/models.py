@@ -95,6 +95,24 @@ class SharerDay(db.Model):
     conversions: Mapped[int] = mapped_column(default=0)
 
 
+class Adoption(db.Model):
+    """Where each person is on the adoption funnel, kept with the roll-ups of ``SharerDay``.
+
+    ``first_day``: the first day they shared; ``third_day``: the first day they shared in a third
+    distinct ISO week (``first_week`` and ``second_week`` are the Mondays of the first two). "Shared
+    once by day E" is ``first_day <= E`` and "shared in 3 or more weeks by E" is ``third_day <= E``:
+    the funnel for any day is two counts, never a scan of everyone's history.
+    """
+
+    __tablename__ = "analytics_adoption"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), primary_key=True)
+    first_day: Mapped[date] = mapped_column(Date)
+    first_week: Mapped[date] = mapped_column(Date)
+    second_week: Mapped[date | None] = mapped_column(Date)
+    third_day: Mapped[date | None] = mapped_column(Date)
+
+
 class ReachDay(db.Model):
     """Distinct visitors of one day through anyone's tracked links, for everyone or one group.
 

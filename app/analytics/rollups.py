@@ -28,7 +28,7 @@ from flask import current_app
 from sqlalchemy import and_, delete, false, insert, select
 
 from app.accounts.models import User
-from app.analytics.models import Conversion, PostDay, ReachDay, RollupState, SharerDay, SlotDay, TotalDay
+from app.analytics.models import Adoption, Conversion, PostDay, ReachDay, RollupState, SharerDay, SlotDay, TotalDay
 from app.content.models import Comment, Post, PostLike, Share
 from app.extensions import db
 from app.timeutil import utcnow
@@ -236,6 +236,8 @@ def rebuild_day(day: date) -> dict[str, int]:
     The caller commits (one transaction per day: a reader sees the old rows or the new ones).
     """
     computed = compute_day(day)
+    sharers = set(db.session.scalars(select(SharerDay.user_id).where(SharerDay.day == day, SharerDay.shares > 0)))
+    sharers.update(r["user_id"] for r in computed["sharer"] if r["shares"] > 0)
     counts = {}
     for name, model in TABLES.items():
         db.session.execute(delete(model).where(model.day == day))
@@ -243,6 +245,7 @@ def rebuild_day(day: date) -> dict[str, int]:
         for offset in range(0, len(rows), 500):
             db.session.execute(insert(model), rows[offset : offset + 500])
         counts[name] = len(rows)
+    update_adoption(sorted(sharers))
     state = db.session.get(RollupState, day)
     if state is None:
         db.session.add(RollupState(day=day, built_at=utcnow()))
@@ -250,6 +253,35 @@ def rebuild_day(day: date) -> dict[str, int]:
         state.built_at = utcnow()
     db.session.flush()
     return counts
+
+
+def update_adoption(user_ids: list[int]) -> None:
+    """Recompute the funnel position (``Adoption``) of these people from their whole ``SharerDay`` history."""
+    for offset in range(0, len(user_ids), 500):
+        chunk = user_ids[offset : offset + 500]
+        history: dict[int, list[date]] = {}
+        for user_id, day in db.session.execute(
+            select(SharerDay.user_id, SharerDay.day)
+            .where(SharerDay.user_id.in_(chunk), SharerDay.shares > 0)
+            .order_by(SharerDay.user_id, SharerDay.day)
+        ):
+            history.setdefault(user_id, []).append(day)
+        db.session.execute(delete(Adoption).where(Adoption.user_id.in_(chunk)))
+        rows = []
+        for user_id, days in history.items():
+            weeks: list[date] = []
+            third_day = None
+            for day in days:
+                week = monday(day)
+                if week not in weeks:
+                    weeks.append(week)
+                    if len(weeks) == 3:
+                        third_day = day
+                        break
+            rows.append({"user_id": user_id, "first_day": days[0], "first_week": weeks[0],
+                         "second_week": weeks[1] if len(weeks) > 1 else None, "third_day": third_day})  # fmt: skip
+        if rows:
+            db.session.execute(insert(Adoption), rows)
 
 
 def rebuild(first: date, last: date, *, commit_each: bool = True, progress=None) -> int:

@@ -27,7 +27,7 @@ from sqlalchemy import and_, case, func, or_, select
 
 from app.accounts.models import User
 from app.analytics import rollups
-from app.analytics.models import BusinessFigure, PostDay, ReachDay, SharerDay, SlotDay, TotalDay
+from app.analytics.models import Adoption, BusinessFigure, PostDay, ReachDay, SharerDay, SlotDay, TotalDay
 from app.content.models import Campaign, Post
 from app.extensions import db
 from app.gamification.models import ProgramSetting
@@ -330,23 +330,30 @@ def funnel(end: date, scope: Scope, today: date | None = None) -> Funnel:
             func.count(case((User.status == "active", 1))),
         ).where(people)
     ).one()
-    stored_end = min(end, today - timedelta(days=1))
-    weeks: dict[int, set] = {}
-    member = select(User.id).where(people)
-    for user_id, week in db.session.execute(
-        select(SharerDay.user_id, SharerDay.week).distinct()
-        .where(SharerDay.day <= stored_end, SharerDay.shares > 0, SharerDay.user_id.in_(member))
-    ):  # fmt: skip
-        weeks.setdefault(user_id, set()).add(week)
-    if end >= today:
+    member = and_(Adoption.user_id == User.id, people)
+    shared, regular = db.session.execute(
+        select(
+            func.count(case((Adoption.first_day <= end, 1))),
+            func.count(case((Adoption.third_day <= end, 1))),
+        ).where(member)
+    ).one()
+    if end >= today:  # today's first shares and third weeks, from the live tables
         frame = _today_frames(today)["sharer"]
         if len(frame):
-            ids = set(db.session.scalars(member.where(User.id.in_([int(u) for u in frame["user_id"]]))))
-            for user_id in frame.loc[frame["shares"] > 0, "user_id"]:
-                if int(user_id) in ids:
-                    weeks.setdefault(int(user_id), set()).add(rollups.monday(today))
-    regular = sum(1 for w in weeks.values() if len(w) >= REGULAR_WEEKS)
-    return Funnel(invited, activated, len(weeks), regular, employees)
+            ids = [int(u) for u in frame.loc[frame["shares"] > 0, "user_id"]]
+            known = {row.user_id: row for row in db.session.scalars(select(Adoption).where(Adoption.user_id.in_(ids)))}
+            eligible = set(db.session.scalars(select(User.id).where(User.id.in_(ids), people)))
+            week = rollups.monday(today)
+            for user_id in ids:
+                if user_id not in eligible:
+                    continue
+                row = known.get(user_id)
+                if row is None or row.first_day > today:
+                    shared += 1
+                elif (row.third_day is None or row.third_day > today) and row.second_week is not None \
+                        and week not in (row.first_week, row.second_week):  # fmt: skip
+                    regular += 1
+    return Funnel(invited, activated, shared, regular, employees)
 
 
 def active_employees(scope: Scope) -> int:
@@ -375,7 +382,7 @@ class Totals:
         return self.unique_clicks / self.shares if self.shares else None
 
 
-def totals(period: Period, scope: Scope, today: date | None = None) -> Totals:
+def totals(period: Period, scope: Scope, today: date | None = None, people: pd.DataFrame | None = None) -> Totals:
     """Headline figures of ``period`` (one roll-up query by network, one over people, one for reach)."""
     today = today or utcnow().date()
     settings = get_settings()
@@ -393,7 +400,8 @@ def totals(period: Period, scope: Scope, today: date | None = None) -> Totals:
             result.by_network[network] = {"shares": int(figures["shares"]), "clicks": int(figures["clicks"]),
                                           "unique_clicks": int(figures["unique_clicks"]),
                                           "conversions": int(figures["conversions"]), "emv": emv}  # fmt: skip
-    people = sharer_sums(period, scope, today)
+    if people is None:
+        people = sharer_sums(period, scope, today)
     result.sharers = int((people["shares"] > 0).sum()) if len(people) else 0
     weeks = weekly_sharers(period, scope, today)
     n_weeks = len({rollups.monday(period.start + timedelta(days=i)) for i in range(period.days)})

@@ -59,6 +59,18 @@ def upgrade():
         batch_op.create_index("ix_analytics_total_day_scope", ["scope", "scope_id", "day"], unique=False)
 
     op.create_table(
+        "analytics_adoption",
+        sa.Column("user_id", sa.Integer(), nullable=False),
+        sa.Column("first_day", sa.Date(), nullable=False),
+        sa.Column("first_week", sa.Date(), nullable=False),
+        sa.Column("second_week", sa.Date(), nullable=True),
+        sa.Column("third_day", sa.Date(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["user_id"], ["user.id"], name=op.f("fk_analytics_adoption_user_id_user"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("user_id", name=op.f("pk_analytics_adoption")),
+    )
+    op.create_table(
         "analytics_rollup_state",
         sa.Column("day", sa.Date(), nullable=False),
         sa.Column("built_at", sa.DateTime(timezone=True), nullable=False),
@@ -228,6 +240,7 @@ def downgrade():
         batch_op.drop_index("ix_analytics_total_day_scope")
 
     op.drop_table("analytics_total_day")
+    op.drop_table("analytics_adoption")
     op.drop_table("analytics_reach_day")
     op.drop_table("analytics_business_figure")
     # ### end Alembic commands ###
