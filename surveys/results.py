@@ -358,7 +358,8 @@ def _heatmap(cube: Cube, by: str, questions, labels: dict, threshold: int, names
                 continue
             line.append(GroupCell(scores.get(g) if row == "eNPS" else favourable.get((g, row)), n))
         cells.append(line)
-    return rows_labels, [str(labels.get(g) or _("None")) for g in groups], cells
+    nobody = _("No department") if by == "department_id" else _("No location")
+    return rows_labels, [str(labels.get(g) or nobody) for g in groups], cells
 
 
 def _group_figures(cube: Cube, by: str, questions, names) -> tuple[dict, dict]:

@@ -271,3 +271,16 @@ def test_advocacy_insight_compares_departments_that_share_more(app, factory, use
         high, low = results.advocacy_insight(db.session.get(Wave, wave_id), labels)
     assert (high.departments, high.responses, round(high.enps), round(high.participation)) == (2, 10, 100, 100)
     assert (low.departments, low.responses, round(low.enps), round(low.participation)) == (2, 10, -100, 0)
+
+
+def test_a_heatmap_names_people_without_a_department_plainly(app, client, auth, users, answered, factory):
+    from app.accounts.models import User as Person
+
+    with app.app_context():  # two Engineering people leave their department: a group without one
+        for pid in answered["people"]["Engineering"][:2]:
+            db.session.get(Person, pid).department_id = None
+        db.session.commit()
+    auth.login(users["hr"])
+    page = client.get(f"/hr/surveys/{answered['survey_id']}/results").get_data(as_text=True)
+    heat = page.split('id="heat-departments"')[1].split("</thead>")[0]
+    assert "No department" in heat and "None" not in heat
