@@ -18,7 +18,10 @@ if (list && list.dataset.reorder) {
     dragged.classList.remove("dragging");
     dragged = null;
     const body = new URLSearchParams();
-    const token = document.querySelector("input[name=csrf_token]").value;
+    // A form's token, else the one every page carries for htmx (hx-headers on <body>).
+    const field = document.querySelector("input[name=csrf_token]");
+    const token = field ? field.value : JSON.parse(document.body.getAttribute("hx-headers") || "{}")["X-CSRFToken"];
+    if (!token) return;
     body.append("csrf_token", token);
     list.querySelectorAll("li[data-id]").forEach((li) => body.append("order", li.dataset.id));
     const response = await fetch(list.dataset.reorder, { method: "POST", body, credentials: "same-origin",
