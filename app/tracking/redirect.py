@@ -2,9 +2,12 @@
 
 It needs no session, template, locale or limiter, so it skips Flask's request
 machinery: look the code up (cached per process), append the click to the spool,
-answer 302. Anything it does not recognise (an unknown or disabled code, another
-method) goes on to Flask, whose ``content.redirect`` route answers the 404 page,
-so the redirect can only ever lead to the URL stored for the post.
+answer 302. With attribution on (an analytics setting), the target also carries the link's
+code in a query parameter: the lookup reads the setting in the same statement, so it costs
+no query of its own, nothing per click, and is as fresh as the cached code (a minute).
+Anything it does not recognise (an unknown or disabled code, another method) goes on to
+Flask, whose ``content.redirect`` route answers the 404 page, so the redirect can only ever
+lead to the URL stored for the post.
 """
 
 from __future__ import annotations
@@ -27,8 +30,9 @@ from werkzeug.http import parse_cookie
 from app import rawsql
 from app.content.models import Campaign, Post
 from app.extensions import db
+from app.gamification.models import ProgramSetting
 from app.tracking.clicks import Flusher, Spool, is_bot, network_hash, salts, visitor_hash
-from app.tracking.links import utm_target
+from app.tracking.links import attribution_param, utm_target
 from app.tracking.models import TrackedLink
 
 CODE_RE = re.compile(r"[A-Za-z0-9]{6,16}")
@@ -37,11 +41,13 @@ CACHE_TTL = 60.0
 CACHE_MAX = 200_000
 
 
-# Built once: constructing the select per lookup costs more than running it.
+# Built once: constructing the select per lookup costs more than running it. The last column is
+# the analytics setting (attribution on or off, and its parameter), a primary-key read.
+_SETTINGS = select(ProgramSetting.value).where(ProgramSetting.key == "analytics").scalar_subquery()
 _LOOKUP = (
     select(
         TrackedLink.id, TrackedLink.post_id, TrackedLink.user_id, TrackedLink.network,
-        TrackedLink.variant, TrackedLink.enabled, Post.url, Post.slug, Campaign.slug,
+        TrackedLink.variant, TrackedLink.enabled, Post.url, Post.slug, Campaign.slug, _SETTINGS,
     )
     .join(Post, Post.id == TrackedLink.post_id)
     .outerjoin(Campaign, Campaign.id == Post.campaign_id)
@@ -164,8 +170,9 @@ class RedirectMiddleware:
         rows = self._fetch(code)  # all rows: a finished statement holds no SQLite read snapshot
         entry = None
         if rows and rows[0][5]:
-            link_id, post_id, sharer_id, network, variant, _enabled, url, post_slug, campaign_slug = rows[0]
-            target = utm_target(url, network, campaign_slug or post_slug, variant)
+            link_id, post_id, sharer_id, network, variant, _enabled, url, post_slug, campaign_slug, settings = rows[0]
+            param = attribution_param(settings)
+            target = utm_target(url, network, campaign_slug or post_slug, variant, (param, code) if param else None)
             entry = LinkEntry(link_id, post_id, sharer_id, network, target)
         if len(self.cache) >= CACHE_MAX:
             self.cache.clear()
