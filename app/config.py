@@ -124,6 +124,9 @@ def load_config(overrides: dict | None = None) -> dict:
         "SMTP_PASSWORD": env("SMTP_PASSWORD"),
         "SMTP_STARTTLS": env_bool("SMTP_STARTTLS", True),
         "LOGIN_RATE_LIMIT": env("LOGIN_RATE_LIMIT", "10 per minute;50 per hour"),
+        # Per client address: the company's server reporting conversions, and visitors' browsers loading the pixel.
+        "CONVERSION_RATE_LIMIT": env("CONVERSION_RATE_LIMIT", "600 per minute"),
+        "PIXEL_RATE_LIMIT": env("PIXEL_RATE_LIMIT", "30 per minute;300 per hour"),
         "MAGIC_LINK_TTL": timedelta(minutes=env_int("MAGIC_LINK_MINUTES", 15)),
         "PASSWORD_RESET_TTL": timedelta(hours=1),
         "INVITE_TTL": timedelta(days=env_int("INVITE_DAYS", 14)),

@@ -36,5 +36,9 @@ survey_completed = signals.signal("survey-completed")  # wave, survey, user, poi
 survey_opened = signals.signal("survey-opened")  # wave, survey, user_ids (the people it asks)
 survey_reminder = signals.signal("survey-reminder")  # wave, survey, user_ids (those who have not answered)
 
+# Analytics: a new conversion reported through an employee's link (API, pixel or import); gamification
+# awards the sharer points for it, except for pixel reports (anyone may load a pixel).
+conversion = signals.signal("conversion")  # conversion, user_id (the sharer)
+
 # Gamification (notifications turn it into a push).
 badge_earned = signals.signal("badge-earned")  # user_id, badge_id, name

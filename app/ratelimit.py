@@ -1,4 +1,4 @@
-"""Sign-in rate limits, counted where every worker process (and, with Redis, every host) sees them.
+"""Rate limits (sign-in, the conversion API and pixel), counted where every worker (and, with Redis, host) sees them.
 
 The ``limits`` library keeps counters in a storage named by ``RATELIMIT_STORAGE_URI``.
 Its ``memory://`` storage lives inside one process, so with ``serve``'s two workers each
@@ -104,13 +104,13 @@ class SQLiteStorage(Storage):
         self._conn().execute("DELETE FROM counter WHERE key = ?", (key,))
 
 
-# --- the sign-in limits ---------------------------------------------------------------------------------------
+# --- the limits ------------------------------------------------------------------------------------------------
 
 
 class SignInLimits:
-    """Fixed-window limits on the sign-in views, counted in storage every worker (and host) shares.
+    """Fixed-window limits on the sign-in views (and the conversion API and pixel), in storage every worker shares.
 
-    Applied with the ``limits`` library directly: Herald limits a handful of POST views, and
+    Applied with the ``limits`` library directly: Herald limits a handful of views, and
     an extension's per-request hook for app-wide limits would run on every page for nothing.
     Keys read ``LIMITER/herald/<who>/<endpoint>/<amount>/<multiples>/<period>``.
     """
@@ -143,24 +143,34 @@ def client_address() -> str:
     return request.remote_addr or "unknown"
 
 
-def limited(*who):
-    """Refuse POSTs to the view with 429 once any of the ``who`` keys used up ``LOGIN_RATE_LIMIT``.
+def within_limit(setting: str, *who) -> bool:
+    """Count one request at this endpoint against the limit in config ``setting``; False when any key is over.
+
+    Each of ``who`` is a function of the request that names the caller; every key counts
+    every attempt (no short-circuit: each is a window of its own). Always True while
+    ``RATELIMIT_ENABLED`` is off.
+    """
+    if not current_app.config.get("RATELIMIT_ENABLED", True):
+        return True
+    limits, limit = sign_in_limits(), current_app.config[setting]
+    within = [limits.hit(limit, key(), request.endpoint) for key in who or (client_address,)]
+    return all(within)
+
+
+def limited(*who, setting: str = "LOGIN_RATE_LIMIT", methods: frozenset[str] = frozenset({"POST"})):
+    """Refuse requests to the view with 429 once any of the ``who`` keys used up the limit in ``setting``.
 
     Each of ``who`` is a function of the request that names the caller (its address, the
     e-mail address it tries); every key counts every attempt, so one account cannot be
-    hammered from many addresses nor many accounts from one.
+    hammered from many addresses nor many accounts from one. Only ``methods`` count (sign-in
+    forms limit their POSTs, not the page that shows them).
     """
-    keys = who or (client_address,)
 
     def decorate(view):
         @functools.wraps(view)
         def checked(*args, **kwargs):
-            if request.method == "POST" and current_app.config.get("RATELIMIT_ENABLED", True):
-                limits, limit = sign_in_limits(), current_app.config["LOGIN_RATE_LIMIT"]
-                # Every key counts the attempt (no short-circuit): each is a window of its own.
-                within = [limits.hit(limit, key(), request.endpoint) for key in keys]
-                if not all(within):
-                    abort(429)
+            if request.method in methods and not within_limit(setting, *who):
+                abort(429)
             return view(*args, **kwargs)
 
         return checked

@@ -150,14 +150,16 @@ def make_notification_targets(post, user) -> dict:
 
 
 def make_analytics_targets() -> dict:
-    """A business figure (October 2026 sales) and the export of the key figures as CSV."""
+    """A business figure (October 2026 sales), the export of the key figures as CSV, and a live API token."""
     from datetime import date
 
-    from app.analytics import figures
+    from app.analytics import conversions, figures
 
     figures.save(date(2026, 10, 1), "sales", 1000)
+    token, plain = conversions.create_token("Careers site", None)
     db.session.commit()
-    return {"name": "kpis", "fmt": "csv", "year": 2026, "month": 10, "kind": "sales"}
+    return {"name": "kpis", "fmt": "csv", "year": 2026, "month": 10, "kind": "sales", "token_id": token.id,
+            "api_token": plain}  # fmt: skip
 
 
 # --- posts, shares and clicks ---------------------------------------------------------------------------------
@@ -225,6 +227,25 @@ def give_points(app, user_id, points):
     with app.app_context(), write_intent():
         ledger.award(db.session.get(User, user_id), "adjustment", points, f"seed:{user_id}:{secrets.token_hex(4)}")
         db.session.commit()
+
+
+# --- conversions ------------------------------------------------------------------------------------------------
+
+
+def make_api_token(app, name="Careers site") -> tuple[int, str]:
+    """Create an API token through the service, committed; returns (id, the plain token)."""
+    from app.analytics import conversions
+
+    with app.app_context(), write_intent():
+        token, plain = conversions.create_token(name, None)
+        db.session.commit()
+        return token.id, plain
+
+
+def report_conversion(client, token: str | None, headers: dict | None = None, **body):
+    """POST a conversion to the API as the company's server would (``token`` None: no Authorization)."""
+    auth = {"Authorization": f"Bearer {token}"} if token is not None else {}
+    return client.post("/api/v1/conversions", json=body, headers={**auth, **(headers or {})})
 
 
 # --- rewards ----------------------------------------------------------------------------------------------------

@@ -147,6 +147,9 @@ CSV_PEOPLE = Value(
     filename="people.csv",
 )
 CSV_CODES = Value(file=b"code\nGIFT-0001-AAAA\nGIFT-0002-BBBB\n", filename="codes.csv")
+CSV_CONVERSIONS = Value(
+    file=b"code,kind,value,occurred_at,id\nZz9Zz9Zz9Z,application,,2026-11-03,ATS-1\n", filename="conversions.csv"
+)
 
 
 def choice(*values) -> Value:
@@ -206,6 +209,8 @@ class Route:
     # An error message here reports what the action met (a feed that could not be read, recorded as
     # such), not a refusal: only a 4xx counts as refused.
     error_message_is_a_refusal: bool = True
+    headers: dict[str, str] = field(default_factory=dict)  # sent with every example; "{name}" from the targets
+    encodings: tuple[str, ...] = ()  # the bodies to send (default: mostly forms, sometimes JSON or text)
 
 
 def _post_fields() -> dict[str, Value]:
@@ -251,6 +256,7 @@ def fuzz_table() -> dict[str, Route]:
         ResetPasswordForm,
     )
     from app.admin.forms import ImportForm, NameForm, UserForm
+    from app.analytics.conversion_forms import COST_NETWORKS
     from app.content.forms import CampaignForm
     from app.gamification.rules import DEFAULT_RULES
     from app.notifications.forms import CtaForm
@@ -264,8 +270,9 @@ def fuzz_table() -> dict[str, Route]:
     name_form = form_fields(NameForm, timezone=ZONE)
     kudos_form = {"recipient": EMAIL, "message": TEXT, "points": NUMBER, "key": KEY}
     rules = {f"points-{action}": NUMBER for action in DEFAULT_RULES["points"]} | dict.fromkeys(
-        ("cap-share-count", "cap-click-points", "cap-like-count", "cap-comment-count", "cap-total-points"), NUMBER
-    )
+        ("cap-share-count", "cap-click-points", "cap-like-count", "cap-comment-count", "cap-conversion-count",
+         "cap-total-points"), NUMBER,
+    )  # fmt: skip
     question_form = form_fields(QuestionForm, dimension_id=Value(["", "1", "2", "9"]), options=Value(["A\nB", "Only"]))
     address = dict.fromkeys(("name", "line1", "line2", "postcode", "city", "country", "phone"), TEXT)
     return {
@@ -418,6 +425,30 @@ def fuzz_table() -> dict[str, Route]:
             }
         ),
         "analytics.delete_business": Route(),
+        "analytics.api_conversions": Route(
+            {
+                "code": Value(["{code}", "{code}", "{code}", "Zz9Zz9Zz9Z"]),
+                "kind": choice("lead", "application", "signup", "purchase", "other", "LEAD", "refund"),
+                "value": Value(["", "", "12.50", "12,50", "0", "999999999999.99", "-1", "1e30", "1000000000000"]),
+                "idempotency_key": KEY,
+            },
+            headers={"Authorization": "Bearer {api_token}"},
+            encodings=("json", "json", "json", "form"),
+        ),
+        "analytics.admin_tokens": Route({"name": TEXT}),
+        "analytics.admin_revoke_token": Route(),
+        "analytics.admin_conversions": Route({"file": CSV_CONVERSIONS}),
+        "analytics.admin_settings": Route(
+            {
+                "currency": choice("EUR", "pln", "€", "EURO"),
+                "attribution": FLAG,
+                "attribution_param": choice("herald_ref", "ref", "utm_source", "a b", "x" * 40, ""),
+                **{
+                    f"cost-{network}": Value(["", "0", "1.50", "2,5", "10000", "10000.01", "-1"])
+                    for network in COST_NETWORKS
+                },
+            }
+        ),
         # a person's data
         "privacy.my_data": Route(),
         "privacy.admin_export": Route(),
@@ -531,9 +562,9 @@ def build_request(data, route: Route, targets: dict, token: str) -> dict:
         else:
             drawn = data.draw(value.good(targets), label=name)
         pairs.extend((name, item) for item in (drawn if isinstance(drawn, list) else [drawn]))
-    encodings = ["form"] * 5 + ["multipart"] * 2 + (["json", "text"] if mode == "any" else [])
+    encodings = list(route.encodings) or ["form"] * 5 + ["multipart"] * 2 + (["json", "text"] if mode == "any" else [])
     encoding = data.draw(st.sampled_from(encodings), label="encoding")
-    headers = {}
+    headers = {name: value.format(**targets) for name, value in route.headers.items()}
     if data.draw(st.booleans(), label="htmx"):
         headers["HX-Request"] = "true"
     if data.draw(st.booleans(), label="wants JSON"):

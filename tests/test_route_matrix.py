@@ -133,6 +133,13 @@ ACCESS = {
     "analytics.report_settings": ADMIN,
     "analytics.business": ADMIN,
     "analytics.delete_business": ADMIN,
+    "analytics.api_conversions": PUBLIC,  # the Bearer token is the authority (401 without one)
+    "analytics.conversion_pixel": PUBLIC,  # records nothing unless attribution is on; never says why
+    "analytics.admin_tokens": ADMIN,
+    "analytics.admin_revoke_token": ADMIN,
+    "analytics.admin_conversions": ADMIN,
+    "analytics.admin_conversions_template": ADMIN,
+    "analytics.admin_settings": ADMIN,
     "privacy.my_data": LOGIN,
     "privacy.admin_export": ADMIN,
     "privacy.admin_erase": ADMIN,

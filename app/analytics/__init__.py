@@ -14,7 +14,7 @@ bp = Blueprint("analytics", __name__)
 def init_app(app: Flask) -> None:
     """Mount the dashboard, content, conversion and settings pages; listen to events; add the tasks."""
     from app import caches
-    from app.analytics import cli, models, routes, services, tasks  # noqa: F401
+    from app.analytics import cli, conversion_routes, models, routes, services, tasks  # noqa: F401
 
     app.register_blueprint(bp)
     app.cli.add_command(cli.analytics_cli)

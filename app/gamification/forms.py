@@ -21,6 +21,7 @@ ACTION_LABELS = {
     "cta_bonus": _l("Call to action met before its deadline (bonus)"),
     "suggestion": _l("Suggestion approved"),
     "streak_milestone": _l("Streak milestone"),
+    "conversion": _l("Conversion reported through the person’s link (not by the pixel)"),
 }
 # Daily caps: (cap, what it counts, label, lowest value).
 CAPS = [
@@ -28,6 +29,7 @@ CAPS = [
     ("click", "points", _l("Most points from clicks per day"), 1),
     ("like", "count", _l("Likes that earn points per day"), 0),
     ("comment", "count", _l("Comments that earn points per day"), 0),
+    ("conversion", "count", _l("Conversions that earn points per day"), 0),
     ("total", "points", _l("Most points in total per day"), 1),
 ]
 

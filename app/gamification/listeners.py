@@ -133,6 +133,30 @@ def on_survey_completed(sender, wave, survey, user, points, **_):
         _note_badges(badges.evaluate(user.id, ("surveys_completed", "lifetime_points"), values))
 
 
+def on_conversion(sender, conversion, user_id, **_):
+    """Points to the sharer for a conversion their link brought, within the daily cap.
+
+    Only conversions a token holder reported or an admin imported earn points: a pixel can be
+    loaded by anyone who knows a link's code, so it would let people farm points.
+    """
+    if conversion.source == "pixel":
+        return
+    user = db.session.get(User, user_id)
+    if user is None:
+        return
+    from app.content.models import Post
+
+    post = db.session.get(Post, conversion.post_id)
+    result = ledger.award(
+        user, "conversion", get_rules()["points"]["conversion"], f"conversion:{conversion.id}",
+        cap_action="conversion", source=("conversion", conversion.id),
+        params={"title": post.title if post else "", "kind": conversion.kind}, multiplier=_multiplier(post),
+    )  # fmt: skip
+    if result.points:
+        conversion.points_awarded = True
+        _note_badges(badges.evaluate(user.id, ("lifetime_points",), {"lifetime_points": result.lifetime}))
+
+
 def on_deactivated(sender, user, **_):
     """Deactivated people leave the boards (their history stays)."""
     from sqlalchemy import update
@@ -159,5 +183,6 @@ def connect() -> None:
     events.comment.connect(on_comment)
     events.suggestion_approved.connect(on_suggestion_approved)
     events.survey_completed.connect(on_survey_completed)
+    events.conversion.connect(on_conversion)
     events.user_deactivated.connect(on_deactivated)
     events.user_reactivated.connect(on_reactivated)

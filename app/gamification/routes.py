@@ -48,6 +48,8 @@ def entry_label(entry: PointEntry) -> str:
         return _("refund for “%(title)s”", title=title)
     if reason == "survey":
         return _("answered a survey")
+    if reason == "conversion":
+        return _("conversion through your link to “%(title)s”", title=title)
     if reason == "kudos":
         return _("kudos from %(name)s", name=p.get("from", ""))
     return reason

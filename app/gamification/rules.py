@@ -18,7 +18,9 @@ from app.extensions import db
 from app.gamification.models import ProgramSetting
 from app.timeutil import utcnow
 
-ACTIONS = ("share", "click", "like", "comment", "survey", "cta_bonus", "suggestion", "streak_milestone", "kudos")
+ACTIONS = (
+    "share", "click", "like", "comment", "survey", "cta_bonus", "suggestion", "streak_milestone", "kudos", "conversion",
+)  # fmt: skip
 
 DEFAULT_RULES: dict = {
     # A unique click is the real reach, so it is worth more than the share itself.
@@ -31,6 +33,9 @@ DEFAULT_RULES: dict = {
         "cta_bonus": 15,
         "suggestion": 15,
         "streak_milestone": 25,
+        # A lead, application or sign-up the company's site reported through the sharer's link
+        # (with an API token or an import; a pixel report earns nothing: anyone can load a pixel).
+        "conversion": 25,
     },
     # Per local day. "count": how many actions earn points; "points": most points from that action.
     "caps": {
@@ -38,6 +43,7 @@ DEFAULT_RULES: dict = {
         "click": {"points": 300},
         "like": {"count": 10},
         "comment": {"count": 10},
+        "conversion": {"count": 5},
         "total": {"points": 600},
     },
     "streak": {"period": "weekly", "milestones": [4, 12, 26, 52], "freeze_every": 4, "max_freezes": 2},
