@@ -149,6 +149,14 @@ def test_a_report_is_credited_to_the_post_campaign_network_and_sharer(app, clien
         assert stored.last_used_at is not None
 
 
+def test_the_api_needs_no_csrf_token_but_the_admin_pages_do(app, client, auth, linked, token):
+    app.config["WTF_CSRF_ENABLED"] = True
+    assert report_conversion(client, token, code=linked.code, kind="lead").status_code == 201
+    auth.login(linked.admin_id)
+    assert client.post("/admin/analytics/tokens", data={"name": "Shop"}).status_code == 400
+    assert count(app, ApiToken) == 1
+
+
 @pytest.mark.parametrize(
     "authorization",
     [None, "Bearer herald_not-a-real-token", "Bearer ", "Basic dXNlcjpwYXNz", "herald_no-scheme",

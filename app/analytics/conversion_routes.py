@@ -96,7 +96,7 @@ def api_conversions():
 
 def _record_pixel() -> None:
     """Record the pixel's conversion if attribution is on and the query names a known code and a kind."""
-    if not within_limit("PIXEL_RATE_LIMIT", client_address) or not services.get_settings()["attribution"]:
+    if not services.get_settings()["attribution"] or not within_limit("PIXEL_RATE_LIMIT", client_address):
         return
     args = request.args
     try:

@@ -30,12 +30,11 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Select, select
+from sqlalchemy import select
 
 from app import audit, events, rawsql
 from app.accounts.models import User
 from app.analytics.models import CONVERSION_KINDS, ApiToken, Conversion
-from app.content.models import Post
 from app.database import write_intent
 from app.extensions import db
 from app.imports import read_csv
@@ -250,16 +249,6 @@ def record(
     return created, True
 
 
-def recent() -> Select:
-    """Conversions newest first, with the sharer and the post (for the admin list)."""
-    return (
-        select(Conversion, User.display_name, Post.title)
-        .join(User, User.id == Conversion.sharer_id)
-        .join(Post, Post.id == Conversion.post_id)
-        .order_by(Conversion.id.desc())
-    )
-
-
 # --- CSV import ----------------------------------------------------------------------------------------------
 
 
@@ -305,12 +294,15 @@ def parse_import(data: bytes) -> tuple[list[ImportRow], list[tuple[int, str]]]:
     for line, cells in table.rows:
         problems = []
         parsed = {}
-        for name, parse in (("kind", parse_kind), ("value", parse_value), ("occurred_at", parse_occurred_at),
-                            ("key", _row_key)):  # fmt: skip
+        for name, parse in (("kind", parse_kind), ("value", parse_value), ("occurred_at", parse_occurred_at)):
             try:
-                parsed[name] = parse(cells) if name == "key" else parse(cells.get(name, ""))
+                parsed[name] = parse(cells.get(name, ""))
             except ConversionError as exc:
                 problems.append(str(exc))
+        try:
+            parsed["key"] = _row_key(cells)
+        except ConversionError as exc:
+            problems.append(str(exc))
         if not CODE_RE.fullmatch(cells["code"]):
             problems.append(_("“%(code)s” is not a tracked link’s code.", code=cells["code"][:40]))
         if problems:
