@@ -101,6 +101,8 @@
         spanGaps: false, // a suppressed point is a gap, never a line drawn through it
       };
     });
+    // Counts (every value a whole number) get whole-number ticks: no "2.5 shares" on the axis.
+    const whole = spec.datasets.every((d) => d.data.every((v) => v === null || Number.isInteger(v)));
     const scales = {
       [labelAxis]: {
         stacked,
@@ -115,7 +117,7 @@
         beginAtZero: !isLine,
         grid: { color: colours.grid },
         border: { display: false },
-        ticks: { color: colours.muted, callback: (value) => format(value) },
+        ticks: { color: colours.muted, callback: (value) => format(value), precision: whole ? 0 : undefined },
       },
     };
     return {
