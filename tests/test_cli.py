@@ -37,6 +37,12 @@ def test_seed_demo_builds_a_realistic_company_and_prints_sign_ins(app, runner, c
     )
     assert response.headers["Location"] == "/feed"
     assert client.get("/admin/").status_code == 200
+    # The analytics dashboard has something to show at once: today's shares live, a year of sales.
+    assert "Demo analytics: 12 months of sales and new hires." in result.output
+    page = client.get("/admin/analytics?period=week").get_data(as_text=True)
+    shared = re.search(r"<strong>(\d+)</strong> (?:person|people) shared", page)
+    assert shared and int(shared.group(1)) == 24
+    assert "No business figures yet." not in page
 
 
 def test_seed_demo_is_idempotent(app, runner):

@@ -15,7 +15,10 @@ def init_app(app: Flask) -> None:
     """Mount the dashboard, content, conversion and settings pages; listen to events; add the tasks."""
     from app import caches
     from app.analytics import cli, conversion_routes, models, routes, services, tasks  # noqa: F401
+    from app.analytics.demo import seed_demo_analytics
+    from app.cli import register_demo_seeder
 
     app.register_blueprint(bp)
     app.cli.add_command(cli.analytics_cli)
     caches.register(app, "analytics.today", services.forget_today)
+    register_demo_seeder(app, seed_demo_analytics)
