@@ -430,3 +430,17 @@ def test_survey_answers_are_exported_only_when_confidential_and_erasure_unlinks_
     with app.app_context():
         assert db.session.scalars(select(Participation.response_key)).all() == [None, None]
         assert db.session.scalar(select(func.count()).select_from(Response)) == 2  # the results keep both
+
+
+def test_conversions_credited_to_a_person_are_in_their_export(app, client, auth, users, erin):
+    from tests.helpers import make_api_token, report_conversion
+
+    _token_id, token = make_api_token(app)
+    response = report_conversion(app.test_client(), token, code=erin["code"], kind="application", value=10,
+                                 idempotency_key="ats-1")  # fmt: skip
+    assert response.status_code == 201, response.get_data(as_text=True)
+    auth.login(users["admin"])
+    archive = open_zip(client.post(f"/admin/users/{erin['id']}/data"))
+    [row] = read_csv(archive.read("conversions.csv"))
+    assert (row["post_title"], row["network"], row["kind"], row["value"], row["source"]) == (
+        "Q3 results", "linkedin", "application", "10.00", "api")  # fmt: skip

@@ -26,6 +26,7 @@ from sqlalchemy import case, delete, func, or_, select, update
 
 from app import audit, events, exports
 from app.accounts.models import AuthToken, User
+from app.analytics.models import Conversion
 from app.audit import AuditEntry
 from app.content.models import Comment, Post, PostLike, Share, Suggestion
 from app.extensions import db
@@ -175,6 +176,13 @@ def personal_data(user: User) -> list[Table]:
             .join(TrackedLink, TrackedLink.id == Click.link_id)
             .where(Click.sharer_id == uid)
             .group_by(Click.day, TrackedLink.code, Click.network).order_by(Click.day, TrackedLink.code)
+        ))  # fmt: skip
+    add("conversions", ("occurred_at", "post_id", "post_title", "network", "kind", "value", "source"),
+        db.session.execute(
+            select(Conversion.occurred_at, Conversion.post_id, Post.title, Conversion.network, Conversion.kind,
+                   Conversion.value, Conversion.source)
+            .join(Post, Post.id == Conversion.post_id)
+            .where(Conversion.sharer_id == uid).order_by(Conversion.occurred_at, Conversion.id)
         ))  # fmt: skip
     add("points", ("created_at", "points", "reason", "details", "source_type", "source_id", "given_by"),
         db.session.execute(
