@@ -64,6 +64,12 @@ def csv_bytes(columns: Sequence[str], rows: Iterable[Row]) -> bytes:
     return out.getvalue().encode("utf-8-sig")
 
 
+def sheet_title(text: str) -> str:
+    """``text`` as Excel allows a sheet name: none of ``[]:*?/\\``, at most 31 characters, not empty."""
+    cleaned = "".join(" " if c in "[]:*?/\\" else c for c in text).strip().strip("'")
+    return cleaned[:31] or "Export"
+
+
 def xlsx_bytes(columns: Sequence[str], rows: Iterable[Row], sheet: str = "Export") -> bytes:
     """An XLSX workbook with one sheet; the same cells as ``csv_bytes``, every text cell stored as text."""
     from openpyxl import Workbook
@@ -71,7 +77,7 @@ def xlsx_bytes(columns: Sequence[str], rows: Iterable[Row], sheet: str = "Export
     from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
     book = Workbook(write_only=True)
-    ws = book.create_sheet(sheet[:31])
+    ws = book.create_sheet(sheet_title(sheet))
     for values in _cells(columns, rows):
         line = []
         for value in values:

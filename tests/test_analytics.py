@@ -233,6 +233,8 @@ def test_today_comes_from_the_live_tables_and_the_sum_is_the_same(app, world):
         t = services.totals(Period(date(2026, 11, 1), date(2026, 11, 4)), Scope(), date(2026, 11, 4))
         assert (t.shares, t.clicks, t.unique_clicks, t.reach, t.sharers) == (3, 8, 7, 6, 3)
         assert services.funnel(date(2026, 11, 4), Scope(), date(2026, 11, 4)).shared == 3  # Hal counted live
+        week = services.weekly_sharers(Period(date(2026, 11, 1), date(2026, 11, 4)), Scope(), date(2026, 11, 4))
+        assert week == {date(2026, 11, 2): 3}  # Ann and Bob stored, Hal live
         assert services.funnel(date(2026, 11, 3), Scope(), date(2026, 11, 4)).shared == 2
 
 
@@ -343,6 +345,8 @@ def test_an_xlsx_export_holds_the_numbers_of_the_page(app, client, auth, world):
     assert "Hidden" in csv and "Hal Hidden" not in csv
     posts = client.get(f"/admin/analytics/export/content_posts.csv?{query}").get_data(as_text=True)
     assert "Launch" in posts and "Hiring" in posts
+    for name in ("content_ab", "content_times", "funnel", "business", "satisfaction"):  # titles with / or ()
+        assert client.get(f"/admin/analytics/export/{name}.xlsx?{query}").status_code == 200, name
     assert client.get(f"/admin/analytics/export/nothing.csv?{query}").status_code == 404
     assert client.get(f"/admin/analytics/export/kpis.pdf?{query}").status_code == 404
 

@@ -120,6 +120,13 @@ def test_xlsx_export_stores_formula_text_as_text_and_numbers_as_numbers():
     assert [c.value for c in cells[-1]] == ["plain", 3]
 
 
+@pytest.mark.parametrize(("title", "sheet"), [("Caption A/B tests", "Caption A B tests"), ("[x]: *?", "x"),
+                                              ("", "Export"), ("A" * 40, "A" * 31)])  # fmt: skip
+def test_an_xlsx_sheet_takes_any_table_title(title, sheet):
+    book = load_workbook(io.BytesIO(exports.xlsx_bytes(["a"], [[1]], sheet=title)))
+    assert book.active.title == sheet
+
+
 def test_csv_export_keeps_numbers_and_neutralises_only_text():
     rows = read_csv(exports.csv_bytes(["a", "b"], [["-cmd", -7], ["ok", None]]))
     assert rows == [{"a": "'-cmd", "b": "-7"}, {"a": "ok", "b": ""}]

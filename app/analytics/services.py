@@ -257,28 +257,61 @@ def sharer_sums(period: Period, scope: Scope, today: date | None = None) -> pd.D
 
 
 def weekly_sharers(period: Period, scope: Scope, today: date | None = None) -> dict[date, int]:
-    """Distinct people who shared in each ISO week (Monday) that overlaps the period."""
+    """Distinct people who shared in each ISO week (Monday) that overlaps the period (counted in SQL)."""
     today = today or utcnow().date()
     stored, live = _split(period, today)
-    pairs: set[tuple[date, int]] = set()
+    weeks: dict[date, int] = {}
     if stored is not None:
-        pairs.update(
+        weeks.update(
             db.session.execute(
-                select(SharerDay.week, SharerDay.user_id).distinct()
+                select(SharerDay.week, func.count(func.distinct(SharerDay.user_id)))
                 .where(SharerDay.day >= stored.start, SharerDay.day <= stored.end, SharerDay.shares > 0,
                        scope.rows(SharerDay))
+                .group_by(SharerDay.week)
             ).all()
         )  # fmt: skip
     if live:
-        frame = _today_frames(today)["sharer"]
-        if len(frame):
-            frame = scope.frame(frame)
-            week = rollups.monday(today)
-            pairs.update((week, int(u)) for u in frame.loc[frame["shares"] > 0, "user_id"])
-    weeks: dict[date, int] = {}
-    for week, _user in pairs:
-        weeks[week] = weeks.get(week, 0) + 1
+        week = rollups.monday(today)
+        extra = _new_today(today, scope, max(period.start, week), stored)
+        if extra:
+            weeks[week] = weeks.get(week, 0) + extra
     return dict(sorted(weeks.items()))
+
+
+def _new_today(today: date, scope: Scope, since: date, stored: Period | None) -> int:
+    """How many of today's sharers did not share on a stored day from ``since`` on (they add to a count)."""
+    frame = _today_frames(today)["sharer"]
+    if not len(frame):
+        return 0
+    frame = scope.frame(frame)
+    ids = {int(u) for u in frame.loc[frame["shares"] > 0, "user_id"]}
+    if not ids or stored is None or stored.end < since:
+        return len(ids)
+    seen = set(
+        db.session.scalars(
+            select(SharerDay.user_id).distinct()
+            .where(SharerDay.user_id.in_(ids), SharerDay.day >= since, SharerDay.day <= stored.end,
+                   SharerDay.shares > 0)
+        )
+    )  # fmt: skip
+    return len(ids - seen)
+
+
+def distinct_sharers(period: Period, scope: Scope, today: date | None = None) -> int:
+    """People who shared at least once in the period (counted in SQL, today's added)."""
+    today = today or utcnow().date()
+    stored, live = _split(period, today)
+    count = 0
+    if stored is not None:
+        count = db.session.scalar(
+            select(func.count(func.distinct(SharerDay.user_id))).where(
+                SharerDay.day >= stored.start, SharerDay.day <= stored.end, SharerDay.shares > 0,
+                scope.rows(SharerDay),
+            )
+        ) or 0  # fmt: skip
+    if live:
+        count += _new_today(today, scope, period.start, stored)
+    return count
 
 
 def reach(period: Period, scope: Scope, today: date | None = None, by_day: bool = False):
@@ -401,8 +434,9 @@ def totals(period: Period, scope: Scope, today: date | None = None, people: pd.D
                                           "unique_clicks": int(figures["unique_clicks"]),
                                           "conversions": int(figures["conversions"]), "emv": emv}  # fmt: skip
     if people is None:
-        people = sharer_sums(period, scope, today)
-    result.sharers = int((people["shares"] > 0).sum()) if len(people) else 0
+        result.sharers = distinct_sharers(period, scope, today)
+    else:
+        result.sharers = int((people["shares"] > 0).sum()) if len(people) else 0
     weeks = weekly_sharers(period, scope, today)
     n_weeks = len({rollups.monday(period.start + timedelta(days=i)) for i in range(period.days)})
     result.weekly_sharers = sum(weeks.values()) / n_weeks if n_weeks else 0.0
@@ -641,9 +675,3 @@ def campaign_ab(campaign: Campaign) -> AbResult:
         ).all()
     )  # fmt: skip
     return ab_test({v: (shares.get(v, 0), clicks.get(v, 0)) for v in ("A", "B")})
-
-
-def distinct_sharers(period: Period, scope: Scope, today: date | None = None) -> int:
-    """People who shared at least once in the period."""
-    people = sharer_sums(period, scope, today)
-    return int((people["shares"] > 0).sum()) if len(people) else 0

@@ -125,6 +125,7 @@ def upgrade():
             ["user_id"], ["user.id"], name=op.f("fk_analytics_sharer_day_user_id_user"), ondelete="CASCADE"
         ),
         sa.PrimaryKeyConstraint("day", "user_id", name=op.f("pk_analytics_sharer_day")),
+        sqlite_with_rowid=False,
     )
     with op.batch_alter_table("analytics_sharer_day", schema=None) as batch_op:
         batch_op.create_index("ix_analytics_sharer_day_user", ["user_id", "week"], unique=False)
@@ -151,6 +152,7 @@ def upgrade():
         sa.PrimaryKeyConstraint(
             "day", "post_id", "network", "variant", "department_id", "location_id", name=op.f("pk_analytics_post_day")
         ),
+        sqlite_with_rowid=False,
     )
     with op.batch_alter_table("analytics_post_day", schema=None) as batch_op:
         batch_op.create_index("ix_analytics_post_day_post", ["post_id", "day"], unique=False)
