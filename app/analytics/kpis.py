@@ -144,9 +144,9 @@ def dashboard(period: Period, scope: Scope, today: date | None = None) -> Dashbo
     previous = period.previous
     people = services.sharer_sums(period, scope, today)
     now, before = services.totals(period, scope, today, people), services.totals(previous, scope, today)
-    by_post = services.post_sums(period, scope, ("post_id",), today)
+    by_post = services.post_sums(period, scope, ("post_id", "campaign_id"), today)
     posts = _top_posts(by_post)
-    by_campaign = services.post_sums(period, scope, ("campaign_id",), today)
+    by_campaign = by_post.groupby("campaign_id")[services.POST_SUMS].sum().reset_index()
     settings = services.get_settings()
     return Dashboard(
         period=period, scope=scope, scope_name=scope_name(scope), now=now, before=before,

@@ -23,23 +23,28 @@ FIGURE_KINDS = ("sales", "hires", "leads", "applications")
 
 
 class PostDay(db.Model):
-    """Per day, post, network, caption variant and the sharer's department and location.
+    """Per day, post, network and caption variant, for everyone, one department or one location.
 
-    ``network`` is ``""`` for the rows that hold likes and comments (made in Herald, not on a
-    network); ``clicks`` counts every human visit that was not the sharer's own, ``unique_clicks``
-    the first of each visitor per link and day (what earns points).
+    ``scope`` is ``all`` (``scope_id`` 0), ``department`` or ``location`` (the sharer's; the
+    liker's or commenter's for likes and comments). A page for one scope and period reads one
+    contiguous range of the key. ``network`` is ``""`` for the rows that hold likes and comments
+    (made in Herald, not on a network); ``clicks`` counts every human visit that was not the
+    sharer's own, ``unique_clicks`` the first of each visitor per link and day (what earns points).
     """
 
     __tablename__ = "analytics_post_day"
-    # Clustered by the key on SQLite: a period's rows are read in one sweep, not one lookup each.
-    __table_args__ = (Index("ix_analytics_post_day_post", "post_id", "day"), {"sqlite_with_rowid": False})
+    __table_args__ = (
+        CheckConstraint("scope IN ('all', 'department', 'location')", name="scope"),
+        # Clustered by the key on SQLite: a period's rows are read in one sweep, not one lookup each.
+        {"sqlite_with_rowid": False},
+    )
 
+    scope: Mapped[str] = mapped_column(String(12), primary_key=True)
+    scope_id: Mapped[int] = mapped_column(primary_key=True)
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     post_id: Mapped[int] = mapped_column(ForeignKey("post.id", ondelete="CASCADE"), primary_key=True)
     network: Mapped[str] = mapped_column(String(16), primary_key=True)
     variant: Mapped[str] = mapped_column(String(1), primary_key=True)
-    department_id: Mapped[int] = mapped_column(primary_key=True)
-    location_id: Mapped[int] = mapped_column(primary_key=True)
     campaign_id: Mapped[int | None] = mapped_column()
     shares: Mapped[int] = mapped_column(default=0)
     clicks: Mapped[int] = mapped_column(default=0)

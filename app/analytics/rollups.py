@@ -34,7 +34,7 @@ from app.extensions import db
 from app.timeutil import utcnow
 from app.tracking.models import Click, TrackedLink
 
-POST_KEY = ["post_id", "network", "variant", "department_id", "location_id"]
+POST_KEY = ["post_id", "network", "variant"]
 POST_SUMS = ["shares", "clicks", "unique_clicks", "likes", "comments", "conversions", "conversion_value"]
 SHARER_SUMS = ["shares", "unique_clicks", "conversions"]
 
@@ -147,20 +147,9 @@ def compute_day(day: date) -> dict[str, list[dict]]:
         frame = pd.concat(parts, ignore_index=True)
         for column in POST_SUMS:
             frame[column] = frame[column].fillna(0) if column in frame else 0
-        total_rows = _totals(day, frame)
         frame["campaign_id"] = frame["campaign_id"].astype("float64")
-        campaign = frame.groupby(POST_KEY)["campaign_id"].first()
-        sums = frame.groupby(POST_KEY)[POST_SUMS].sum()
-        sums["campaign_id"] = campaign
-        for key, row in sums.iterrows():
-            record = dict(zip(POST_KEY, key, strict=True))
-            record["post_id"] = int(record["post_id"])
-            record["department_id"], record["location_id"] = int(record["department_id"]), int(record["location_id"])
-            record.update({c: int(row[c]) for c in POST_SUMS if c != "conversion_value"})
-            record["conversion_value"] = round(float(row["conversion_value"]), 2)
-            record["campaign_id"] = None if pd.isna(row["campaign_id"]) else int(row["campaign_id"])
-            record["day"] = day
-            post_rows.append(record)
+        total_rows = _scoped(day, frame, ["network"])
+        post_rows = _scoped(day, frame, POST_KEY, campaign=True)
 
     sharer_parts = []
     if len(shares):
@@ -207,22 +196,27 @@ def compute_day(day: date) -> dict[str, list[dict]]:
     return {"post": post_rows, "total": total_rows, "sharer": sharer_rows, "reach": reach_rows, "slot": slot_rows}
 
 
-def _totals(day: date, frame: pd.DataFrame) -> list[dict]:
-    """The day's sums per network for everyone, each department and each location."""
+def _scoped(day: date, frame: pd.DataFrame, keys: list[str], campaign: bool = False) -> list[dict]:
+    """The day's sums by ``keys`` for everyone, each department and each location (0: none, in "all" only)."""
     rows = []
-    groups = [("all", None), ("department", "department_id"), ("location", "location_id")]
-    for scope, column in groups:
-        keys = ["network"] if column is None else [column, "network"]
-        for key, sums in frame.groupby(keys)[POST_SUMS].sum().iterrows():
+    for scope, column in (("all", None), ("department", "department_id"), ("location", "location_id")):
+        group_keys = keys if column is None else [column, *keys]
+        grouped = frame.groupby(group_keys)
+        sums = grouped[POST_SUMS].sum()
+        if campaign:
+            sums["campaign_id"] = grouped["campaign_id"].first()
+        for key, row in sums.iterrows():
+            key = key if isinstance(key, tuple) else (key,)
             scope_id = 0 if column is None else int(key[0])
             if column is not None and not scope_id:
-                continue  # no department (location): counted in "all" only
-            network = key if column is None else key[1]
-            if isinstance(network, tuple):
-                network = network[0]
-            record = {"day": day, "scope": scope, "scope_id": scope_id, "network": network}
-            record.update({c: int(sums[c]) for c in POST_SUMS if c != "conversion_value"})
-            record["conversion_value"] = round(float(sums["conversion_value"]), 2)
+                continue
+            record = {"day": day, "scope": scope, "scope_id": scope_id}
+            record.update(zip(keys, key if column is None else key[1:], strict=True))
+            record.update({c: int(row[c]) for c in POST_SUMS if c != "conversion_value"})
+            record["conversion_value"] = round(float(row["conversion_value"]), 2)
+            if campaign:
+                record["post_id"] = int(record["post_id"])
+                record["campaign_id"] = None if pd.isna(row["campaign_id"]) else int(row["campaign_id"])
             rows.append(record)
     return rows
 

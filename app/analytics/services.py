@@ -147,6 +147,14 @@ class Scope:
             return frame[frame["location_id"] == self.id]
         return frame
 
+    def key_of(self, model):
+        """The condition on a roll-up table keyed by ``scope`` and ``scope_id``."""
+        return and_(model.scope == self.kind, model.scope_id == self.id)
+
+    def keep(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """Today's rows of such a table for this scope."""
+        return frame[(frame["scope"] == self.kind) & (frame["scope_id"] == self.id)]
+
     def users(self):
         if self.kind == "department":
             return User.department_id == self.id
@@ -221,17 +229,13 @@ def _sums(model, live: str, period: Period, by: tuple[str, ...], condition, keep
 def post_sums(period: Period, scope: Scope, by: tuple[str, ...] = (), today: date | None = None) -> pd.DataFrame:
     """Shares, clicks, unique clicks, likes, comments, conversions and their value, grouped ``by`` columns
     of the post roll-up (``day``, ``post_id``, ``network``, ``variant``, ``campaign_id``)."""
-    return _sums(PostDay, "post", period, by, scope.rows(PostDay), scope.frame, today or utcnow().date())
+    return _sums(PostDay, "post", period, by, scope.key_of(PostDay), scope.keep, today or utcnow().date())
 
 
 def total_sums(period: Period, scope: Scope, by: tuple[str, ...] = ("network",), today: date | None = None):
     """The same sums from the per-scope totals (``day`` and ``network`` only): a few rows a day."""
 
-    def keep(frame):
-        return frame[(frame["scope"] == scope.kind) & (frame["scope_id"] == scope.id)]
-
-    condition = and_(TotalDay.scope == scope.kind, TotalDay.scope_id == scope.id)
-    return _sums(TotalDay, "total", period, by, condition, keep, today or utcnow().date())
+    return _sums(TotalDay, "total", period, by, scope.key_of(TotalDay), scope.keep, today or utcnow().date())
 
 
 def sharer_sums(period: Period, scope: Scope, today: date | None = None) -> pd.DataFrame:

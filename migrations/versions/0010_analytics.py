@@ -132,12 +132,12 @@ def upgrade():
 
     op.create_table(
         "analytics_post_day",
+        sa.Column("scope", sa.String(length=12), nullable=False),
+        sa.Column("scope_id", sa.Integer(), nullable=False),
         sa.Column("day", sa.Date(), nullable=False),
         sa.Column("post_id", sa.Integer(), nullable=False),
         sa.Column("network", sa.String(length=16), nullable=False),
         sa.Column("variant", sa.String(length=1), nullable=False),
-        sa.Column("department_id", sa.Integer(), nullable=False),
-        sa.Column("location_id", sa.Integer(), nullable=False),
         sa.Column("campaign_id", sa.Integer(), nullable=True),
         sa.Column("shares", sa.Integer(), nullable=False),
         sa.Column("clicks", sa.Integer(), nullable=False),
@@ -146,16 +146,15 @@ def upgrade():
         sa.Column("comments", sa.Integer(), nullable=False),
         sa.Column("conversions", sa.Integer(), nullable=False),
         sa.Column("conversion_value", sa.Numeric(precision=14, scale=2), nullable=False),
+        sa.CheckConstraint("scope IN ('all', 'department', 'location')", name=op.f("ck_analytics_post_day_scope")),
         sa.ForeignKeyConstraint(
             ["post_id"], ["post.id"], name=op.f("fk_analytics_post_day_post_id_post"), ondelete="CASCADE"
         ),
         sa.PrimaryKeyConstraint(
-            "day", "post_id", "network", "variant", "department_id", "location_id", name=op.f("pk_analytics_post_day")
+            "scope", "scope_id", "day", "post_id", "network", "variant", name=op.f("pk_analytics_post_day")
         ),
         sqlite_with_rowid=False,
     )
-    with op.batch_alter_table("analytics_post_day", schema=None) as batch_op:
-        batch_op.create_index("ix_analytics_post_day_post", ["post_id", "day"], unique=False)
 
     op.create_table(
         "analytics_conversion",
@@ -226,9 +225,6 @@ def downgrade():
         batch_op.drop_index("ix_analytics_conversion_day")
 
     op.drop_table("analytics_conversion")
-    with op.batch_alter_table("analytics_post_day", schema=None) as batch_op:
-        batch_op.drop_index("ix_analytics_post_day_post")
-
     op.drop_table("analytics_post_day")
     with op.batch_alter_table("analytics_sharer_day", schema=None) as batch_op:
         batch_op.drop_index("ix_analytics_sharer_day_user")
