@@ -294,8 +294,8 @@ def _new_today(today: date, scope: Scope, since: date, stored: Period | None) ->
     seen = set(
         db.session.scalars(
             select(SharerDay.user_id).distinct()
-            .where(SharerDay.user_id.in_(ids), SharerDay.day >= since, SharerDay.day <= stored.end,
-                   SharerDay.shares > 0)
+            .where(SharerDay.user_id.in_(ids), SharerDay.week >= rollups.monday(since),  # the (user, week) index
+                   SharerDay.day >= since, SharerDay.day <= stored.end, SharerDay.shares > 0)
         )
     )  # fmt: skip
     return len(ids - seen)
