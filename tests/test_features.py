@@ -63,7 +63,7 @@ def test_every_feature_package_has_an_init_app_and_the_factory_lists_them(app):
     assert events.share.receivers and events.click.receivers  # gamification subscribed through init_app
     assert app.extensions["herald_redirects"] is not None  # tracking put the redirect in front of Flask
     seeders = [seeder.__module__ for seeder in app.extensions["herald_demo_seeders"]]
-    assert seeders == ["app.content.demo", "rewards.demo", "surveys.demo"]
+    assert seeders == ["app.content.demo", "rewards.demo", "surveys.demo", "app.analytics.demo"]
     assert {"create-user", "import-users", "ingest-clicks", "serve", "seed-demo", "backup", "restore"} <= set(
         app.cli.commands
     )

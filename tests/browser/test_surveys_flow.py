@@ -329,7 +329,7 @@ def test_hr_builds_a_survey_from_a_template_launches_it_and_reads_the_results(
         assert labels == ["eNPS: +30.8", "Promoters, passives and detractors", "% favourable by dimension"], labels
         heat = page.get_by_role("table", name="Dimensions by department")
         # Hana (HR, no department) was asked too and did not answer: the last column.
-        expect(heat.locator("thead th")).to_have_text(["Engineering", "Legal", "Sales", "None"])
+        expect(heat.locator("thead th")).to_have_text(["Engineering", "Legal", "Sales", "No department"])
         legal = heat.locator("tbody tr td:nth-of-type(2)")
         expect(legal.first).to_have_text("Fewer than 5 answers")
         assert set(legal.all_text_contents()) == {"Fewer than 5 answers"}
