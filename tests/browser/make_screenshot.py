@@ -1,12 +1,13 @@
-"""Take a phone-sized screenshot of Herald with the demo company, for the README.
+"""Take a phone-sized screenshot of any Herald page with the demo company (a one-off look).
 
-    .venv/bin/python tests/browser/make_screenshot.py static/screenshots/phone-feed.png
-    .venv/bin/python tests/browser/make_screenshot.py static/screenshots/phone-admin.png \\
+    .venv/bin/python tests/browser/make_screenshot.py /tmp/feed.png
+    .venv/bin/python tests/browser/make_screenshot.py /tmp/admin.png \\
         --email admin@northwind.example --path /admin/
 
 Runs the app on a throwaway SQLite instance seeded like ``flask seed-demo``,
 signs in through the password form in Debian's Chromium and saves the page.
-Nothing outside the temporary folder and the output file is touched.
+Nothing outside the temporary folder and the output file is touched. The README's
+screenshots (``docs/screenshots/``) come from ``tests/browser/test_screenshots.py``.
 """
 
 from __future__ import annotations
