@@ -20,6 +20,14 @@ STATUSES = ("invited", "active", "deactivated")
 TOKEN_PURPOSES = ("magic", "invite", "reset")
 
 
+def initials_of(name: str) -> str:
+    """The first letters of a name's first and last words ("Ada Lovelace": "AL"); empty without letters."""
+    parts = [p for p in name.split() if p[:1].isalpha()]
+    if not parts:
+        return ""
+    return (parts[0][0] + (parts[-1][0] if len(parts) > 1 else "")).upper()
+
+
 class User(UserMixin, db.Model):
     """An employee account. One person may hold several roles."""
 
@@ -101,11 +109,7 @@ class User(UserMixin, db.Model):
     @property
     def initials(self) -> str:
         """One or two letters for the avatar fallback."""
-        parts = [p for p in self.display_name.split() if p[:1].isalpha()]
-        if not parts:
-            return self.email[:1].upper()
-        letters = parts[0][0] + (parts[-1][0] if len(parts) > 1 else "")
-        return letters.upper()
+        return initials_of(self.display_name) or self.email[:1].upper()
 
     def __repr__(self) -> str:
         return f"<User {self.email!r}>"

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 
@@ -226,8 +227,55 @@ def grant(user_id: int, badge) -> bool:
         return _grant(raw, user_id, badge.id)
 
 
-def profile(user_id: int) -> list[dict]:
-    """Every active badge with whether and when the user earned it (locked ones greyed on the profile)."""
+COUNTERS = ("shares", "unique_clicks", "comments", "suggestions_approved", "surveys_completed", "kudos_received")
+
+
+def progress_values(user_id: int, lifetime: int | None = None) -> dict[str, int]:
+    """Where a person stands on each condition a counter measures (``top_month`` has none: a task grants it).
+
+    The same values ``evaluate`` compares with thresholds: the running counters, the
+    longer of the current and the longest streak, lifetime points (pass ``lifetime``
+    when it is already known, to save the read).
+    """
+    stats = db.session.get(UserStats, user_id)
+    values = {name: (getattr(stats, name) or 0) if stats else 0 for name in COUNTERS}
+    streak = db.session.get(Streak, user_id)
+    values["streak"] = max(streak.current or 0, streak.longest or 0) if streak else 0
+    if lifetime is None:
+        balance = db.session.get(PointBalance, user_id)
+        lifetime = balance.lifetime if balance else 0
+    values["lifetime_points"] = lifetime
+    return values
+
+
+def progress_label(condition: str, value: int, threshold: int) -> str:
+    """The "7/10 shares" line: how far a locked badge is, in the viewer's language (plural by the threshold)."""
+    value = min(value, threshold)
+    if condition == "shares":
+        return ngettext("%(value)d/%(num)d share", "%(value)d/%(num)d shares", threshold, value=value)
+    if condition == "unique_clicks":
+        return ngettext("%(value)d/%(num)d unique click", "%(value)d/%(num)d unique clicks", threshold, value=value)
+    if condition == "streak":
+        return _("%(value)d/%(num)d in a row", value=value, num=threshold)
+    if condition == "comments":
+        return ngettext("%(value)d/%(num)d comment", "%(value)d/%(num)d comments", threshold, value=value)
+    if condition == "suggestions_approved":
+        return ngettext("%(value)d/%(num)d approved suggestion", "%(value)d/%(num)d approved suggestions", threshold,
+                        value=value)  # fmt: skip
+    if condition == "surveys_completed":
+        return ngettext("%(value)d/%(num)d survey", "%(value)d/%(num)d surveys", threshold, value=value)
+    if condition == "kudos_received":
+        return ngettext("%(value)d/%(num)d kudos", "%(value)d/%(num)d kudos", threshold, value=value)
+    if condition == "lifetime_points":
+        return ngettext("%(value)d/%(num)d point", "%(value)d/%(num)d points", threshold, value=value)
+    return ""
+
+
+def profile(user_id: int, lifetime: int | None = None) -> list[dict]:
+    """Every active badge with whether and when the user earned it, and progress toward the locked ones.
+
+    ``progress`` is None for an earned badge and for one no counter measures (top of the month).
+    """
     ensure_builtin()
     owned = {
         ub.badge_id: ub.awarded_at for ub in db.session.scalars(select(UserBadge).where(UserBadge.user_id == user_id))
@@ -237,10 +285,18 @@ def profile(user_id: int) -> list[dict]:
         .where(BadgeDefinition.active.is_(True))
         .order_by(BadgeDefinition.sort, BadgeDefinition.id)
     ).all()
-    return [
-        {"badge": b, "name": display_name(b), "description": display_description(b), "earned_at": owned.get(b.id)}
-        for b in badges
-    ]
+    values = progress_values(user_id, lifetime)
+    out = []
+    for b in badges:
+        earned_at = owned.get(b.id)
+        progress = None
+        if earned_at is None and b.condition in values:
+            value = min(values[b.condition], b.threshold)
+            progress = {"value": value, "threshold": b.threshold,
+                        "label": progress_label(b.condition, value, b.threshold)}  # fmt: skip
+        out.append({"badge": b, "name": display_name(b), "description": display_description(b),
+                    "earned_at": earned_at, "progress": progress})  # fmt: skip
+    return out
 
 
 def create_custom(name: str, description: str, condition: str, threshold: int) -> BadgeDefinition:

@@ -18,7 +18,7 @@ from functools import lru_cache
 
 from sqlalchemy import bindparam, func, select
 
-from app.accounts.models import User
+from app.accounts.models import User, initials_of
 from app.extensions import db
 from app.gamification.models import DepartmentScore, PeriodScore
 from app.gamification.periods import BOARD_PERIODS, board_keys
@@ -44,6 +44,12 @@ class Standing:
     hidden: bool
     is_me: bool
     department: str = ""
+    avatar_path: str | None = None
+
+    @property
+    def initials(self) -> str:
+        """One or two letters for the avatar of someone without a photo (never asked of a hidden row)."""
+        return initials_of(self.name) or "?"
 
 
 @dataclass
@@ -82,7 +88,9 @@ def _statements(scope: str) -> dict:
     """
     where = _conditions(scope)
     return {
-        "top": select(PeriodScore.user_id, PeriodScore.points, User.display_name, User.hide_from_leaderboards)
+        "top": select(
+            PeriodScore.user_id, PeriodScore.points, User.display_name, User.hide_from_leaderboards, User.avatar_path
+        )
         .join(User, User.id == PeriodScore.user_id)
         .where(*where)
         .order_by(PeriodScore.points.desc(), PeriodScore.reached_at, PeriodScore.user_id)
@@ -113,11 +121,13 @@ def standings(period: str, scope: str, viewer: User, now: datetime | None = None
     top = connection.execute(statements["top"], params).all()
     rows: list[Standing] = []
     previous_points, rank = None, 0
-    for position, (user_id, points, name, hidden) in enumerate(top, start=1):
+    for position, (user_id, points, name, hidden, avatar_path) in enumerate(top, start=1):
         if points != previous_points:
             rank, previous_points = position, points
         is_me = user_id == viewer.id
-        rows.append(Standing(rank, user_id, name, points, bool(hidden) and not is_me, is_me))
+        hidden = bool(hidden) and not is_me
+        # A hidden person's photo would name them as surely as their name: the row carries neither.
+        rows.append(Standing(rank, user_id, name, points, hidden, is_me, avatar_path=None if hidden else avatar_path))
     me = next((r for r in rows if r.is_me), None)
     me_in_top = me is not None
     values, at_most = _distribution(connection, statements["distribution"], params, scope)
@@ -127,7 +137,7 @@ def standings(period: str, scope: str, viewer: User, now: datetime | None = None
         mine = mine or 0
         below = bisect_right(values, mine)  # distinct scores <= mine
         ahead = total - (at_most[below - 1] if below else 0)
-        me = Standing(ahead + 1, viewer.id, viewer.display_name, mine, False, True)
+        me = Standing(ahead + 1, viewer.id, viewer.display_name, mine, False, True, avatar_path=viewer.avatar_path)
     return Board(period, scope, rows, me, me_in_top, total)
 
 

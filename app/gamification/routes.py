@@ -116,6 +116,9 @@ def board():
     return render_template(template, **context)
 
 
+RECENT = 5  # ledger lines on the Me page; "Show all" opens the points page
+
+
 def profile_context(user: User) -> dict:
     """What the Me page shows about points: balance, streak, badges, ranks, recent ledger."""
     balance, lifetime = ledger.balance_of(user.id)
@@ -129,14 +132,14 @@ def profile_context(user: User) -> dict:
             board = leaderboard.standings("month", scope, user, limit=1)
             ranks.append({"label": label, "rank": board.me.rank, "points": board.me.points})
     recent = db.session.scalars(
-        select(PointEntry).where(PointEntry.user_id == user.id).order_by(PointEntry.id.desc()).limit(15)
+        select(PointEntry).where(PointEntry.user_id == user.id).order_by(PointEntry.id.desc()).limit(RECENT)
     ).all()
     return {
         "balance": balance,
         "lifetime": lifetime,
         "streak": streaks.view(user),
         "calendar": streaks.calendar(user),
-        "badge_list": badges.profile(user.id),
+        "badge_list": badges.profile(user.id, lifetime),
         "ranks": ranks,
         "recent": recent,
     }
