@@ -64,7 +64,7 @@ def check_with_axe(browser, context, size: dict, url: str, prepare=None) -> None
 
 def sheet(page):
     """The reward page's redeem sheet (a <details>)."""
-    return page.locator("details.share-sheet")
+    return page.locator("details.redeem-sheet")
 
 
 def open_sheet(page) -> None:
