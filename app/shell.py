@@ -17,6 +17,9 @@ from flask_babel import get_locale
 from flask_login import current_user
 from markupsafe import Markup
 
+from app import admin_nav
+from app.admin_nav import area_of
+
 TEMPLATE = "_shell.html"
 
 
@@ -29,7 +32,8 @@ def install(app: Flask) -> None:
 
     @lru_cache(maxsize=8192)
     def nav(locale: str, endpoint: str, roles: tuple[str, ...], balance: int, waiting: int, script_root: str) -> Markup:
-        return get_template_attribute(TEMPLATE, "nav")(endpoint, roles, balance, waiting)
+        # An admin page lights up the Admin (or HR) item, never an employee tab.
+        return get_template_attribute(TEMPLATE, "nav")(endpoint, roles, balance, waiting, area_of(endpoint))
 
     def shell_head() -> Markup:
         """Meta tags, the manifest, icons, styles and scripts (no inline script: CSP)."""
@@ -42,6 +46,7 @@ def install(app: Flask) -> None:
                    request.script_root)  # fmt: skip
 
     app.jinja_env.globals.update(shell_head=shell_head, shell_nav=shell_nav)
+    admin_nav.install(app)
     from app import caches
 
     caches.register(app, "page shell", lambda: (head.cache_clear(), nav.cache_clear()))

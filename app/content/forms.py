@@ -80,7 +80,7 @@ class PostForm(Form):
     location_ids = MultiCheckboxField(_l("Only these locations"), coerce=int)
     action = radio_field(
         _l("Publication"),
-        {"draft": _l("Save as draft"), "publish": _l("Publish now"), "schedule": _l("Schedule")},
+        {"publish": _l("Publish now"), "schedule": _l("Schedule"), "draft": _l("Save as draft")},
         default="draft",
     )
     publish_at = local_datetime_field(_l("Publish at"))
