@@ -48,14 +48,15 @@ def reward(reward_id: int):
 def _reward_page(item: Reward, form: RedeemForm | None = None, error: str | None = None) -> str:
     """The reward page with its redeem sheet (a fresh idempotency key each time it is shown).
 
-    The address starts as the one saved last time (or the person's name), then as typed.
+    The address starts as the one saved last time (or the person's name), then as typed; the size
+    starts as the one taken last time, when this reward has it in stock.
     """
     from app.gamification.ledger import balance_of
 
     saved = services.saved_address(current_user)
     if form is None:
         address = {"name": current_user.display_name, **(saved.address if saved and saved.address else {})}
-        form = RedeemForm(formdata=None, data=address)
+        form = RedeemForm(formdata=None, data={**address, "variant_id": services.preferred_variant(current_user, item)})
     return render_template(
         "rewards/reward.html", reward=item, balance=balance_of(current_user.id)[0], key=secrets.token_urlsafe(16),
         saved=saved, available=services.in_stock(item),

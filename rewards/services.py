@@ -371,6 +371,19 @@ def saved_address(user: User) -> SavedAddress | None:
     return db.session.get(SavedAddress, user.id)
 
 
+def preferred_variant(user: User, reward: Reward) -> int | None:
+    """The variant of ``reward`` to offer first: the size or colour the person took last time, if in stock.
+
+    Labels are compared, so someone who took an "M" hoodie is offered the "M" T-shirt first
+    (a returning person redeems in two taps, in their size); None when nothing matches.
+    """
+    last = db.session.scalar(
+        select(RewardVariant.label).join(Redemption, Redemption.variant_id == RewardVariant.id)
+        .where(Redemption.user_id == user.id).order_by(Redemption.id.desc()).limit(1)
+    )  # fmt: skip
+    return next((v.id for v in reward.variants if v.label == last and v.stock > 0), None)
+
+
 # --- fulfilment ---------------------------------------------------------------------------------------------
 
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import io
 import logging
+import re
 import secrets
 
 import pytest
+from PIL import Image
 from sqlalchemy import func, select
 
 from app.accounts.models import User
@@ -46,6 +48,21 @@ def test_audience_and_window_hide_rewards(app, client, auth, users, factory):
     assert client.get(f"/rewards/{reward_id}").status_code == 404
 
 
+def test_demo_rewards_each_have_a_picture_in_two_sizes(app, runner, client, auth, users):
+    result = runner.invoke(args=["seed-demo"])
+    assert result.exit_code == 0, result.output
+    with app.app_context():
+        rewards = db.session.scalars(select(Reward)).all()
+        pictures = [(r.image_path, r.preview_path) for r in rewards]
+    assert len(pictures) == 6 and all(large and preview for large, preview in pictures)
+    auth.login(users["employee"])
+    for large, preview in pictures:
+        for path, width in ((large, 1080), (preview, 640)):
+            response = client.get(f"/media/{path}")
+            assert response.status_code == 200 and response.mimetype == "image/webp"
+            assert Image.open(io.BytesIO(response.data)).width == width
+
+
 # --- redeeming ----------------------------------------------------------------------------------------------
 
 
@@ -81,6 +98,24 @@ def test_redeem_merch_with_size_and_address_then_ship(app, client, auth, users):
     auth.login(users["employee"])
     page = client.get(redemption_path).get_data(as_text=True)
     assert "Shipped with DHL, tracking number JD0001." in page
+
+
+def test_the_redeem_sheet_offers_the_size_taken_last_time(app, client, auth, users):
+    give_points(app, users["employee"], 50)
+    tee = make_reward(app, "merch", cost=10, variants=(("M", 3), ("L", 3)), title="T-shirt")
+    hoodie = make_reward(app, "merch", cost=10, variants=(("S", 3), ("M", 3), ("L", 0)), title="Hoodie")
+    auth.login(users["employee"])
+    assert (
+        re.search(r'<option value="\d+"\s+selected>S<', client.get(f"/rewards/{hoodie}").get_data(as_text=True)) is None
+    )
+    with app.app_context():
+        tee_m = db.session.scalar(
+            select(RewardVariant.id).where(RewardVariant.reward_id == tee, RewardVariant.label == "M")
+        )
+    assert redeem(app, users["employee"], tee, variant_id=tee_m)[0]
+    page = client.get(f"/rewards/{hoodie}").get_data(as_text=True)
+    assert re.search(r'<option value="\d+"\s+selected>M<', page)
+    assert len(re.findall(r"\bselected>", page.split('id="variant"')[1].split("</select>")[0])) == 1
 
 
 def test_missing_address_or_points_is_a_clear_message_and_changes_nothing(app, client, auth, users):
