@@ -83,7 +83,7 @@ def test_every_admin_page_has_one_admin_nav_with_its_section_marked(admin_page, 
         current = navs.locator("a[aria-current]")
         expect(current, path).to_have_count(1)
         expect(current, path).to_have_text(section)
-        expect(current, path).to_be_visible()  # scrolled into view on a phone
+        expect(current, path).to_be_in_viewport()  # scrolled into view on a phone
         # No employee tab lights up: only the work area's own item (Admin, or HR for surveys).
         tabs = page.get_by_role("navigation", name="Main").locator("a[aria-current]")
         expect(tabs, path).to_have_count(1)
