@@ -306,6 +306,7 @@ def fuzz_table() -> dict[str, Route]:
                 "original": TEXT,
             }
         ),
+        "content.keep_caption": Route({"caption": TEXT, "original": TEXT}),
         "content.like": Route(),
         "content.add_comment": Route({"body": TEXT}),
         "content.edit_comment": Route({"body": TEXT}),

@@ -57,6 +57,7 @@ ACCESS = {
     "content.post": LOGIN,
     "content.card": LOGIN,
     "content.share": LOGIN,
+    "content.keep_caption": LOGIN,
     "content.like": LOGIN,
     "content.add_comment": LOGIN,
     "content.edit_comment": LOGIN,

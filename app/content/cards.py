@@ -19,10 +19,10 @@ from typing import NamedTuple
 from flask import current_app, get_template_attribute, request, url_for
 from flask_babel import get_locale, get_timezone
 from markupsafe import Markup
-from sqlalchemy import String, bindparam, literal, select, union_all
+from sqlalchemy import String, Text, bindparam, literal, select, union_all
 
 from app import request_translations
-from app.content.models import PostLike, Share
+from app.content.models import CaptionDraft, PostLike, Share
 from app.content.services import pick_caption, render_caption
 from app.extensions import db
 
@@ -65,6 +65,7 @@ class CardParts:
     head: Markup
     share_summary: str
     share_url: str
+    caption_url: str
     share_copied: str
     share_label: Markup
     share_buttons: Markup
@@ -84,6 +85,7 @@ def _render_parts(post: CardPost, locale: str, timezone: str, script_root: str) 
         head=macro("head")(post),
         share_summary=gettext("Share"),
         share_url=url_for("content.share", post_id=post.id),
+        caption_url=url_for("content.keep_caption", post_id=post.id),
         share_copied=gettext("Copied: paste it wherever you share."),
         share_label=macro("share_label")(post),
         share_buttons=macro("share_buttons")(),
@@ -128,36 +130,45 @@ def card_parts(post, setting: tuple[str, str, str] | None = None) -> CardParts:
 
 
 _VIEWER_MARKS = union_all(
-    select(Share.post_id, Share.network).where(
+    select(Share.post_id, Share.network, literal(None, Text)).where(
         Share.user_id == bindparam("user_id"), Share.post_id.in_(bindparam("post_ids", expanding=True))
     ),
-    select(PostLike.post_id, literal(None, String)).where(
+    select(PostLike.post_id, literal(None, String), literal(None, Text)).where(
         PostLike.user_id == bindparam("user_id"), PostLike.post_id.in_(bindparam("post_ids", expanding=True))
+    ),
+    select(CaptionDraft.post_id, literal(None, String), CaptionDraft.text).where(
+        CaptionDraft.user_id == bindparam("user_id"), CaptionDraft.post_id.in_(bindparam("post_ids", expanding=True))
     ),
 )
 
 
 def viewer_marks(viewer, post_ids: list[int]) -> dict:
-    """For the cards of ``post_ids``: the networks ``viewer`` shared each to, and the posts they like.
+    """For the cards of ``post_ids``: the networks ``viewer`` shared each to, the posts they like, their captions.
 
-    One query for a page of cards (shares and likes in one UNION ALL).
+    One query for a page of cards (shares, likes and kept captions in one UNION ALL).
     """
     shared: dict[int, set[str]] = {}
     liked: set[int] = set()
+    drafts: dict[int, str] = {}
     if post_ids:
         params = {"user_id": viewer.id, "post_ids": list(post_ids)}
-        for post_id, network in db.session.connection().execute(_VIEWER_MARKS, params):
-            if network is None:
+        for post_id, network, draft in db.session.connection().execute(_VIEWER_MARKS, params):
+            if draft is not None:
+                drafts[post_id] = draft
+            elif network is None:
                 liked.add(post_id)
             else:
                 shared.setdefault(post_id, set()).add(network)
-    return {"shared": shared, "liked": liked}
+    return {"shared": shared, "liked": liked, "drafts": drafts}
 
 
 def card_caption(post, viewer) -> str:
-    """The caption this viewer is offered on the card (their variant, placeholders filled, no link yet)."""
+    """The caption suggested to this viewer on the card (their variant, placeholders filled).
+
+    ``{link}`` stays visible, so the editor shows where the tracked link will go.
+    """
     template, _variant = pick_caption(post, viewer, "generic")
-    return render_caption(template, post, viewer, None)
+    return render_caption(template, post, viewer, "{link}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,7 +177,8 @@ class CardView:
 
     post: object
     parts: CardParts
-    caption: str
+    caption: str  # what the caption box holds: the viewer's kept wording, or the suggestion
+    suggested: str
     shares_label: str
     clicks_label: str
     comments_label: str
@@ -174,8 +186,8 @@ class CardView:
     liked: bool
 
 
-def card_views(posts, viewer, shared: dict[int, set[str]], liked: set[int]) -> list[CardView]:
-    """The cards for ``posts`` as ``viewer`` sees them.
+def card_views(posts, viewer, shared: dict[int, set[str]], liked: set[int], drafts=None) -> list[CardView]:
+    """The cards for ``posts`` as ``viewer`` sees them (``drafts``: their kept captions, unless posts carry them).
 
     Built in Python rather than template expressions: a template call costs several times
     a plain function call, and a feed page makes about a hundred of them for ten cards.
@@ -186,17 +198,20 @@ def card_views(posts, viewer, shared: dict[int, set[str]], liked: set[int]) -> l
     viewer = viewer._get_current_object() if hasattr(viewer, "_get_current_object") else viewer
     views = []
     setting = render_setting()
+    drafts = drafts or {}  # the feed's posts carry their draft; a template may pass an undefined value
     for post in posts:
         mine = shared.get(post.id)
         note = None
         if mine:
             networks = ", ".join(network_label(n) for n in sorted(mine))
             note = gettext("Your shares: %(networks)s.", t, networks=networks)
+        suggested = card_caption(post, viewer)
         views.append(
             CardView(
                 post=post,
                 parts=card_parts(post, setting),
-                caption=card_caption(post, viewer),
+                caption=getattr(post, "draft", None) or drafts.get(post.id) or suggested,
+                suggested=suggested,
                 shares_label=ngettext("%(num)d share", "%(num)d shares", post.share_count, t),
                 clicks_label=ngettext("%(num)d click", "%(num)d clicks", post.click_count, t),
                 comments_label=ngettext("%(num)d comment", "%(num)d comments", post.comment_count, t),

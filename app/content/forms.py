@@ -119,6 +119,13 @@ class ShareForm(Form):
         return None
 
 
+class CaptionDraftForm(Form):
+    """A person's wording of a post's caption, kept for next time (``original`` is the suggested one)."""
+
+    caption = StringField()
+    original = StringField()
+
+
 class CommentForm(Form):
     """A comment, new or edited (the service checks its length)."""
 

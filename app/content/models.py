@@ -143,6 +143,15 @@ class Share(db.Model):
     last_shared_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class CaptionDraft(db.Model):
+    """A person's own wording of a post's caption, kept so the card offers it again next time."""
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), primary_key=True)
+    post_id: Mapped[int] = mapped_column(ForeignKey("post.id", ondelete="CASCADE"), primary_key=True, index=True)
+    text: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class PostLike(db.Model):
     """An employee likes a post."""
 

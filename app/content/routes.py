@@ -9,7 +9,7 @@ from flask_login import current_user
 from sqlalchemy import func, select
 
 from app.content import bp, cards, engagement, services, sharing
-from app.content.forms import CommentForm, ShareForm, SuggestForm
+from app.content.forms import CaptionDraftForm, CommentForm, ShareForm, SuggestForm
 from app.content.models import Comment, Post, Share, Suggestion
 from app.content.networks import network_label
 from app.extensions import db, htmx
@@ -72,6 +72,8 @@ def share(post_id: int):
             return jsonify(error=str(exc)), 409
         flash(str(exc), "error")
         return redirect(url_for("main.feed"))
+    if form.caption.data is not None:
+        sharing.keep_caption(item, current_user, form.caption.data, form.original.data)
     db.session.commit()
     payload = {
         "network": result.network,
@@ -90,6 +92,21 @@ def share(post_id: int):
     if result.intent_url:
         return redirect(result.intent_url, code=303)
     return render_template("content/share_done.html", post=item, result=result)
+
+
+@bp.route("/posts/<int:post_id>/caption", methods=["POST"])
+@login_required
+def keep_caption(post_id: int):
+    """Keep my wording of a post's caption for next time (the share script sends it as I type)."""
+    item = visible_post_or_404(post_id)
+    form = CaptionDraftForm()
+    kept = sharing.keep_caption(item, current_user, form.caption.data, form.original.data)
+    db.session.commit()
+    message = _("Your caption is kept for next time.") if kept else _("The suggested caption is back.")
+    if wants_json():
+        return jsonify(kept=kept is not None, message=message)
+    flash(message, "success")
+    return redirect(url_for("content.post", post_id=item.id))
 
 
 @bp.route("/posts/<int:post_id>/like", methods=["POST"])

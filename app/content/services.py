@@ -29,6 +29,7 @@ from app.content.models import (
     CAMPAIGN_KINDS,
     Campaign,
     Caption,
+    CaptionDraft,
     Post,
     PostDepartment,
     PostLike,
@@ -307,6 +308,7 @@ class FeedPost:
     # The viewer's own marks, read in the same query: do they like it, where did they share it.
     liked: bool = False
     shared_to: frozenset[str] = frozenset()
+    draft: str | None = None  # their own wording of the caption, kept from last time
 
 
 _FEED_COLUMNS = (
@@ -347,7 +349,7 @@ def _captions_json(dialect: str):
 
 
 def _viewer_columns(dialect: str):
-    """Whether the viewer (``:user_id``) likes each post, and the networks they shared it to."""
+    """Whether the viewer (``:user_id``) likes each post, the networks they shared it to, their own caption."""
     # A scalar subquery, not EXISTS: PostgreSQL turned the EXISTS into a hashed scan of every
     # like of the viewer; this is a primary-key probe per card on both databases.
     liked = (
@@ -365,7 +367,13 @@ def _viewer_columns(dialect: str):
         .correlate(Post)
         .scalar_subquery()
     )
-    return liked, shared
+    draft = (
+        select(CaptionDraft.text)
+        .where(CaptionDraft.user_id == bindparam("user_id"), CaptionDraft.post_id == Post.id)
+        .correlate(Post)
+        .scalar_subquery()
+    )
+    return liked, shared, draft
 
 
 @lru_cache(maxsize=128)
@@ -384,7 +392,7 @@ def _feed_statement(dialect: str, filter_name: str, has_department: bool, has_lo
             _captions_json(dialect).label("captions"),
             *(
                 column.label(name)
-                for column, name in zip(_viewer_columns(dialect), ("liked", "shared_to"), strict=True)
+                for column, name in zip(_viewer_columns(dialect), ("liked", "shared_to", "draft"), strict=True)
             ),
         )
         .select_from(Post)
@@ -454,6 +462,7 @@ def feed_page(user: User, filter_name: str = "all", page: int = 1) -> tuple[list
                 captions=[FeedCaption(*c[1:]) for c in sorted(captions or (), key=itemgetter(0))],
                 liked=r.liked is not None,
                 shared_to=frozenset(r.shared_to.split(",")) if r.shared_to else frozenset(),
+                draft=r.draft,
             )
         )
     return posts, len(rows) > FEED_PAGE_SIZE

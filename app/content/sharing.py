@@ -7,16 +7,80 @@ from urllib.parse import quote, urlencode
 
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 
 from app import events
 from app.accounts.models import User
-from app.content.models import NETWORKS, Post, Share
+from app.content.models import NETWORKS, CaptionDraft, Post, Share
 from app.content.services import ContentError, can_see, pick_caption, render_caption
 from app.extensions import db
 from app.timeutil import utcnow
 from app.tracking.links import get_or_create_link, link_url
+
+MAX_CAPTION = 3000
+X_LIMIT = 280
+# X shortens every link to t.co and counts it as 23 characters, however long it is.
+X_LINK_LENGTH = 23
+
+
+def x_length(text: str, link: str) -> int:
+    """How long X counts a post of ``text`` with ``link`` (in the text, or added after it).
+
+    Characters are counted as code points: X's double weight for some scripts and emoji is left out.
+    """
+    if link and link in text:
+        return len(text.replace(link, "x" * X_LINK_LENGTH))
+    return len(text) + (1 if text else 0) + X_LINK_LENGTH
+
+
+def check_length(network: str, text: str, link: str) -> None:
+    """Raise ContentError when ``text`` is too long for ``network`` (only X has a limit a caption reaches)."""
+    if network == "x" and (length := x_length(text, link)) > X_LIMIT:
+        raise ContentError(
+            _(
+                "Too long for X: %(count)d of %(limit)d characters (a link counts as %(link)d). "
+                "Shorten your caption, then share.",
+                count=length,
+                limit=X_LIMIT,
+                link=X_LINK_LENGTH,
+            )
+        )
+
+
+def _plain(text: str | None) -> str:
+    return (text or "").replace("\r\n", "\n").strip()
+
+
+def keep_caption(post: Post, user: User, text: str | None, suggested: str | None) -> str | None:
+    """Keep ``user``'s own wording of ``post``'s caption for next time; returns what is kept.
+
+    Going back to the suggestion (or emptying the box) forgets the draft, so the card offers
+    the suggested caption again, and an edited suggestion reaches the person once more.
+    """
+    text = _plain(text)[:MAX_CAPTION]
+    if not text or text == _plain(suggested):
+        db.session.execute(delete(CaptionDraft).where(CaptionDraft.user_id == user.id, CaptionDraft.post_id == post.id))
+        return None
+    draft = db.session.get(CaptionDraft, (user.id, post.id))
+    if draft is None:
+        try:
+            with db.session.begin_nested():
+                db.session.add(CaptionDraft(user_id=user.id, post_id=post.id, text=text, updated_at=utcnow()))
+            return text
+        except IntegrityError:  # kept by another tab a moment ago: overwrite it
+            draft = db.session.get(CaptionDraft, (user.id, post.id), populate_existing=True)
+    draft.text = text
+    draft.updated_at = utcnow()
+    db.session.flush()
+    return text
+
+
+def caption_draft(post: Post, user: User) -> str | None:
+    """The wording of ``post``'s caption that ``user`` kept, if any."""
+    return db.session.scalar(
+        select(CaptionDraft.text).where(CaptionDraft.user_id == user.id, CaptionDraft.post_id == post.id)
+    )
 
 
 def share_intent_url(network: str, text: str, link: str, title: str) -> str | None:
@@ -25,6 +89,8 @@ def share_intent_url(network: str, text: str, link: str, title: str) -> str | No
     if network == "linkedin":
         return "https://www.linkedin.com/sharing/share-offsite/?" + urlencode({"url": link})
     if network == "x":
+        if link in text and not text.endswith(link):  # a {link} in the middle stays where it was put
+            return "https://x.com/intent/post?" + urlencode({"text": text})
         return "https://x.com/intent/post?" + urlencode({"text": text.replace(link, "").strip(), "url": link})
     if network == "facebook":
         return "https://www.facebook.com/sharer/sharer.php?" + urlencode({"u": link})
@@ -61,8 +127,9 @@ def share_post(post: Post, user: User, network: str, edited_text: str | None = N
     link = get_or_create_link(post, user, network, variant)
     url = link_url(link.code)
     if edited_text is not None and edited_text.strip():
-        template = edited_text.strip()[:3000]
+        template = edited_text.strip()[:MAX_CAPTION]
     text = render_caption(template, post, user, url)
+    check_length(network, text, url)
     if "{link}" not in template and network in ("whatsapp", "email", "copy", "native"):
         text = f"{text}\n{url}" if network != "native" else text
     now = utcnow()

@@ -9,7 +9,7 @@ all stay, so balances still equal the sum of ledger entries and boards and campa
 keep their totals. What identifies the person or is text they wrote goes: name and
 e-mail (replaced by "Former employee" and a unique address that cannot receive mail),
 avatar, password, sign-in links, sessions, shipping addresses, comments, kudos
-messages and suggestion texts. Services flush; the request commits.
+messages, suggestion texts and kept captions. Services flush; the request commits.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from app import audit, events, exports
 from app.accounts.models import AuthToken, User
 from app.analytics.models import Conversion
 from app.audit import AuditEntry
-from app.content.models import Comment, Post, PostLike, Share, Suggestion
+from app.content.models import CaptionDraft, Comment, Post, PostLike, Share, Suggestion
 from app.extensions import db
 from app.gamification.models import (
     PeriodScore,
@@ -216,6 +216,12 @@ def personal_data(user: User) -> list[Table]:
                    Suggestion.post_id, Suggestion.reviewed_at)
             .where(Suggestion.user_id == uid).order_by(Suggestion.created_at, Suggestion.id)
         ))  # fmt: skip
+    add("caption_drafts", ("updated_at", "post_id", "post_title", "caption"),
+        db.session.execute(
+            select(CaptionDraft.updated_at, CaptionDraft.post_id, Post.title, CaptionDraft.text)
+            .join(Post, Post.id == CaptionDraft.post_id)
+            .where(CaptionDraft.user_id == uid).order_by(CaptionDraft.updated_at, CaptionDraft.post_id)
+        ))  # fmt: skip
     add("likes", ("created_at", "post_id", "post_title"),
         db.session.execute(
             select(PostLike.created_at, PostLike.post_id, Post.title).join(Post, Post.id == PostLike.post_id)
@@ -396,6 +402,9 @@ def erase(user: User, actor: User) -> Erased:
         update(Suggestion).where(Suggestion.user_id == uid, Suggestion.comment != "")
         .values(comment="").execution_options(synchronize_session=False)
     ).rowcount  # fmt: skip
+
+    # Captions they wrote for themselves and never shared: words they typed, with no total behind them.
+    db.session.execute(delete(CaptionDraft).where(CaptionDraft.user_id == uid))
 
     # Their notifications and devices go; kudos they sent no longer name them in colleagues' centres.
     db.session.execute(delete(Notification).where(Notification.user_id == uid))

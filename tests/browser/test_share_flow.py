@@ -40,7 +40,7 @@ BOT_UA = "LinkedInBot/1.0 (compatible; Mozilla/5.0; Apache-HttpClient +http://ww
 POST_URL = "https://news.example.test/q3?ref=site"
 LINKEDIN_INTENT = "https://www.linkedin.com/sharing/share-offsite/?url="
 EDITED = "Proud of this quarter: our Q3 numbers are out, have a look!"
-SHARED_MESSAGE = "Shared. Every click on your link counts for you."
+PASTE_MESSAGE = "Your caption is copied: paste it in the post."
 COPIED_MESSAGE = "Copied: paste it wherever you share."
 ARTICLE = "<!doctype html><html lang='en'><title>Q3 results</title><h1>Q3 results</h1></html>"
 
@@ -166,7 +166,7 @@ def test_share_copy_and_the_clicks_that_count(app, context, page, live_server, f
     linkedin_link = parse_qs(urlsplit(popup.url).query)["url"][0]
     assert re.fullmatch(re.escape(live_server.url) + r"/r/[A-Za-z0-9]{10}", linkedin_link), linkedin_link
     assert popup.evaluate("() => window.opener") is None  # LinkedIn gets no handle on Herald
-    expect(page.locator("#share-status")).to_have_text(SHARED_MESSAGE)
+    expect(card.get_by_role("status")).to_have_text(PASTE_MESSAGE)
     expect(counts).to_have_text("1 share")  # updated in place, no reload
     popup.close()
     # LinkedIn takes only the link (it previews it), so the edited caption waits on the clipboard for pasting.
@@ -179,7 +179,7 @@ def test_share_copy_and_the_clicks_that_count(app, context, page, live_server, f
 
     # 2. Copy link puts the edited caption and another tracked link (the copy network's own) on the clipboard.
     card.get_by_role("button", name="Copy link", exact=True).tap()
-    expect(page.locator("#share-status")).to_have_text(COPIED_MESSAGE)
+    expect(card.get_by_role("status")).to_have_text(COPIED_MESSAGE)
     expect(counts).to_have_text("2 shares")
     copied = page.evaluate("() => navigator.clipboard.readText()")
     assert EDITED in copied, copied
