@@ -14,7 +14,7 @@ from playwright.sync_api import expect
 
 from tests.helpers import make_post
 
-from .helpers import PASSWORD, sign_in
+from .helpers import PASSWORD, describe, run_axe, sign_in
 
 PASTE = "Your caption is copied: paste it in the post."
 COPIED = "Copied: paste it wherever you share."
@@ -76,6 +76,17 @@ def test_linkedin_says_where_to_paste_then_asks_on_return(page, feed, console):
     expect(feed.get_by_text("1 share", exact=True)).to_be_visible()  # the tap counted; "Not yet" undoes nothing
 
 
+def test_a_blocked_window_leaves_a_link_to_the_network_in_the_card(page, feed, console):
+    # Safari blocks a window opened after the pause; then one more tap on the card opens it.
+    page.evaluate("() => { window.open = () => null; }")
+    feed.get_by_role("button", name="Facebook", exact=True).tap()
+    expect(feed.get_by_role("status")).to_have_text(PASTE)
+    link = feed.get_by_role("link", name="Open Facebook")
+    expect(link).to_be_in_viewport()
+    assert link.get_attribute("href").startswith("https://www.facebook.com/sharer/sharer.php?u=")
+    assert link.get_attribute("rel") == "noopener" and link.get_attribute("target") == "_blank"
+
+
 def test_copy_confirms_inside_the_tapped_card(page, feed, console):
     first = page.get_by_role("article").first
     feed.get_by_role("button", name="Copy link", exact=True).tap()
@@ -129,3 +140,15 @@ def test_network_buttons_show_icons_without_a_grey_tap_highlight(feed, console):
         assert box["width"] == box["height"] == 20, (name, box)
         highlight = button.evaluate("(b) => getComputedStyle(b).webkitTapHighlightColor")
         assert highlight == "rgba(0, 0, 0, 0)", (name, highlight)
+
+
+@pytest.mark.browser_context_args(bypass_csp=True)  # axe is injected as an inline script
+def test_the_share_sheet_with_its_messages_has_no_axe_violations(page, feed):
+    feed.get_by_label(CAPTION_LABEL).fill("a" * 300)  # the X warning shows
+    feed.get_by_role("button", name="Copy link", exact=True).tap()
+    expect(feed.get_by_role("status")).to_have_text(COPIED)
+    page.evaluate("() => document.querySelectorAll('.share-check').forEach((c) => { c.hidden = false; })")
+    for scheme in ("light", "dark"):
+        page.emulate_media(color_scheme=scheme)
+        violations = run_axe(page)
+        assert not violations, f"axe on the open share sheet ({scheme}):\n{describe(violations)}"
