@@ -6,3 +6,11 @@ document.addEventListener("change", (event) => {
   const name = input.closest(".drop")?.querySelector("[data-drop-name]");
   if (name) name.textContent = [...input.files].map((file) => file.name).join(", ");
 });
+
+// A file dragged over the zone: mark it, so the drop target is plain before letting go.
+for (const type of ["dragenter", "dragleave", "drop"]) {
+  document.addEventListener(type, (event) => {
+    const zone = event.target instanceof Element ? event.target.closest(".drop") : null;
+    if (zone) zone.classList.toggle("over", type === "dragenter");
+  });
+}

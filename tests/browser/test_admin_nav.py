@@ -3,6 +3,7 @@ publication choice, and file drop zones that work with the keyboard (phone and d
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -152,6 +153,10 @@ def test_file_drop_zone_works_with_the_keyboard(admin_page, live_server, tmp_pat
         page.keyboard.press("Space")
     chooser.value.set_files(str(sheet))
     expect(zone).to_contain_text("people.csv")
+    upload.dispatch_event("dragenter")  # a file dragged over it marks the zone
+    expect(zone).to_have_class(re.compile(r"\bover\b"))
+    upload.dispatch_event("dragleave")
+    expect(zone).not_to_have_class(re.compile(r"\bover\b"))
 
 
 def test_gift_card_codes_sit_with_their_reward(admin_page, live_server, app):
