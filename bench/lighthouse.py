@@ -103,11 +103,19 @@ def scores(result: dict) -> dict[str, int]:
 
 def blamed(result: dict) -> list[str]:
     """The audits that cost points: weighted audits of each category that did not score 1."""
-    lines = []
+    lines, unscored = [], []
     audits = result["audits"]
     for category in CATEGORIES:
         for ref in result["categories"][category]["auditRefs"]:
             audit = audits[ref["id"]]
+            if audit.get("scoreDisplayMode") == "error":
+                # Left out of the score by Lighthouse: say so, or a 100 would hide an audit that never ran.
+                if ref.get("weight", 0) > 0:
+                    error = (audit.get("errorMessage") or "").splitlines()[0][:110]
+                    lines.append(f"    {category}: {ref['id']} NOT MEASURED (weight {ref['weight']}): {error}")
+                else:
+                    unscored.append(ref["id"])
+                continue
             if ref.get("weight", 0) <= 0 or audit.get("score") is None or audit["score"] >= 1:
                 continue
             shown = f" ({audit['displayValue']})" if audit.get("displayValue") else ""
@@ -117,10 +125,14 @@ def blamed(result: dict) -> list[str]:
                 where = node.get("selector") or item.get("url") or node.get("snippet")
                 if where:
                     lines.append(f"        {str(where)[:140]}")
+    if unscored:
+        lines.append(f"    not measured (no weight, Lighthouse errors): {', '.join(unscored)}")
     if result["categories"]["performance"]["score"] < 1:
         # FCP/LCP carry no details of their own: say what was painted and what held the paint back.
         for audit_id in DIAGNOSTICS:
             audit = audits.get(audit_id) or {}
+            if audit.get("scoreDisplayMode") == "error":
+                continue
             found = list(dict.fromkeys(_places(audit.get("details"))))[:4]
             shown = f" ({audit['displayValue']})" if audit.get("displayValue") else ""
             if found or shown:
