@@ -77,7 +77,9 @@ document.addEventListener("DOMContentLoaded", () => {
   const sheet = document.querySelector(".share-sheet[data-open-on-load]");
   if (sheet) sheet.scrollIntoView({ block: "start" });
 });
-document.addEventListener("htmx:afterSwap", (e) => setUp(e.detail.target));
+// A new feed page replaces its "loading more" row (outerHTML), so the event's target is the
+// detached row: set up the whole page again (a few dozen cards, idempotent).
+document.addEventListener("htmx:afterSwap", () => setUp());
 
 document.addEventListener("input", (event) => {
   const form = event.target.closest("form[data-share-form]");

@@ -152,3 +152,21 @@ def test_the_share_sheet_with_its_messages_has_no_axe_violations(page, feed):
         page.emulate_media(color_scheme=scheme)
         violations = run_axe(page)
         assert not violations, f"axe on the open share sheet ({scheme}):\n{describe(violations)}"
+
+
+def test_cards_of_the_next_feed_page_say_where_the_link_goes(app, page, live_server, factory, console):
+    """The second page of the feed arrives by htmx: its cards are set up like the first page's."""
+    factory.user("erin@example.com", "Erin Employee", password=PASSWORD)
+    make_post(app, "Oldest story", url="https://news.example.test/old",
+              captions=[("generic", "A", "Read {link} today")])  # fmt: skip
+    for n in range(11):
+        make_post(app, f"Story {n}", url=f"https://news.example.test/{n}")
+    sign_in(page, live_server, "erin@example.com")
+    page.goto(live_server.url + "/feed")
+    cards = page.get_by_role("article")
+    expect(cards).to_have_count(10)
+    cards.last.scroll_into_view_if_needed()
+    expect(cards).to_have_count(12)
+    card = cards.filter(has_text="Oldest story")
+    card.get_by_text("Share", exact=True).tap()
+    expect(card.get_by_text("Your personal link goes where {link} is.")).to_be_visible()
