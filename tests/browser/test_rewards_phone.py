@@ -261,6 +261,27 @@ def test_sheet_closes_with_not_now_and_shows_redeem_again(page, live_server, fac
     assert redemptions_of(app, erin) == []
 
 
+def test_tab_stays_in_the_open_sheet_until_it_closes(page, live_server, factory, app, console):
+    erin = factory.user("erin@example.com", "Erin Employee", password=PASSWORD)
+    give_points(app, erin, 100)
+    make_reward(app, "merch", cost=40, title=HOODIE)
+
+    sign_in(page, live_server, "erin@example.com")
+    open_reward(page, live_server, HOODIE)
+    redeem_button(page).tap()
+    in_sheet = "() => document.activeElement.closest('details.redeem-sheet[open]') !== null"
+    for _ in range(25):  # more stops than the sheet has, so Tab would leave it if it could
+        page.keyboard.press("Tab")
+        assert page.evaluate(in_sheet), page.evaluate("() => document.activeElement.outerHTML")
+    for _ in range(25):
+        page.keyboard.press("Shift+Tab")
+        assert page.evaluate(in_sheet), page.evaluate("() => document.activeElement.outerHTML")
+    page.keyboard.press("Escape")
+    expect(redeem_button(page)).to_be_focused()
+    page.keyboard.press("Shift+Tab")  # the page behind is usable again
+    assert page.evaluate("() => document.activeElement !== document.body && !document.activeElement.closest('[inert]')")
+
+
 def test_revealed_gift_card_code_has_a_copy_button(app, browser, context, page, live_server, factory, console):
     context.grant_permissions(["clipboard-read", "clipboard-write"], origin=live_server.url)
     gina = factory.user("gina@example.com", "Gina Gift", password=PASSWORD)
