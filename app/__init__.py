@@ -13,7 +13,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app import inputs
 from app.config import KNOWN_ENVS, create_private_file, load_config, production_problems, sqlite_path
-from app.extensions import babel, csrf, db, htmx, login_manager, migrate
+from app.extensions import babel, compress, csrf, db, htmx, login_manager, migrate
 
 log = logging.getLogger("herald")
 
@@ -83,6 +83,7 @@ def register_extensions(app: Flask) -> None:
     from app.database import configure_engine, install_read_only_views
     from app.tasks import sync_immediate_mode
 
+    compress.init_app(app)  # first, so its after-request hook runs last, on the finished body
     db.init_app(app)
     migrate.init_app(app, db, render_as_batch=True, compare_type=True)
     csrf.init_app(app)

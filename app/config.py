@@ -142,6 +142,21 @@ def load_config(overrides: dict | None = None) -> dict:
         "REMEMBER_COOKIE_DURATION": timedelta(days=60),
         "PERMANENT_SESSION_LIFETIME": timedelta(days=14),
         "WTF_CSRF_TIME_LIMIT": None,
+        # Text answers are compressed (zstd, brotli or gzip, as the browser accepts): the feed's
+        # HTML is 40 KB raw, 4 KB compressed. Redirects and file downloads are left alone. A
+        # compression side channel (BREACH) needs a secret that stays the same across many
+        # answers: a CSRF token's signature covers a timestamp, so it changes every second, and
+        # its fixed part is useless without a signature only the server can make.
+        "COMPRESS_MIMETYPES": [
+            "text/html",
+            "text/css",
+            "text/javascript",
+            "text/plain",
+            "application/javascript",
+            "application/json",
+            "application/manifest+json",
+            "image/svg+xml",
+        ],
         "WTF_CSRF_HEADERS": ["X-CSRFToken"],
         "TASKS_IMMEDIATE": env_bool("TASKS_IMMEDIATE", False),
         "GIFTCARD_KEY": env("GIFTCARD_KEY"),
