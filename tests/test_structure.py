@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -56,3 +57,17 @@ def test_views_read_input_only_through_form_classes():
             for line in form_reads_outside_forms(path.read_text(encoding="utf-8")):
                 offenders.append(f"{path.relative_to(ROOT)}:{line}")
     assert offenders == [], "read request.form through a form class (app.forms.Form) instead"
+
+
+def test_one_stylesheet_under_40_kb():
+    """Every page loads one stylesheet, small enough to block first paint briefly (Lighthouse 100 on a phone)."""
+    sheets = sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "static").rglob("*.css"))
+    assert sheets == ["static/css/app.css"]
+    size = (ROOT / "static" / "css" / "app.css").stat().st_size
+    assert size < 40 * 1024, f"app.css is {size:,} bytes; the budget is 40 KB"
+    linked = {
+        link
+        for page in (ROOT / "templates").rglob("*.html")
+        for link in re.findall(r'rel="stylesheet"[^>]*href="([^"]+)"', page.read_text())
+    }
+    assert linked == {"{{ url_for('static', filename='css/app.css') }}"}
