@@ -15,6 +15,7 @@ from app.forms import (
     local_datetime_field,
     radio_field,
 )
+from app.inputs import MAX_INT, whole_number
 from app.timeutil import to_local, to_utc
 from surveys.catalog import KIND_LABELS, LIKERT_LABELS, RATING_LABELS, TEMPLATES
 from surveys.models import MIN_THRESHOLD, Question, Survey
@@ -24,12 +25,16 @@ MAX_POINTS = 10_000
 
 
 def _id_or_none(value):
+    """A chosen id, None for "none chosen", or 0 (no such row: the service says so) for anything else.
+
+    Bounded to an INTEGER: a larger number reached PostgreSQL's lookup as an error (a 500).
+    """
     if value in (None, "", "None"):
         return None
     try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
+        return whole_number(value, 1, MAX_INT)
+    except ValueError:
+        return 0
 
 
 class NewSurveyForm(Form):

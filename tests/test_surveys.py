@@ -103,6 +103,21 @@ def test_hr_adds_reorders_edits_and_deletes_questions(app, client, auth, users):
     assert question_ids(app, survey_id) == [first]
 
 
+def test_an_unknown_or_oversized_dimension_is_refused_and_changes_nothing(app, client, auth, users):
+    auth.login(users["hr"])
+    client.post("/hr/surveys/new", data={"template": ""})
+    with app.app_context():
+        survey_id = db.session.scalar(select(Survey.id))
+    client.post(f"/hr/surveys/{survey_id}/questions", data={"kind": "rating", "text": "First?"})
+    (first,) = question_ids(app, survey_id)
+    for dimension in ("2147483648", "3955541082072", "abc", "999999"):  # PostgreSQL INTEGER ends at 2**31 - 1
+        response = client.post(f"/hr/questions/{first}", data={"kind": "rating", "text": "Changed?",
+                                                                "dimension_id": dimension})  # fmt: skip
+        assert response.status_code == 400 and "Unknown dimension." in response.get_data(as_text=True), dimension
+    with app.app_context():
+        assert db.session.get(Question, first).text == "First?"
+
+
 def test_a_draft_without_questions_cannot_launch(app, client, auth, users):
     auth.login(users["hr"])
     client.post("/hr/surveys/new", data={"template": ""})
