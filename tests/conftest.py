@@ -27,7 +27,7 @@ os.environ.pop("HERALD_REDIS_URL", None)
 os.environ.pop("HERALD_DATABASE_URL", None)
 os.environ.pop("HERALD_ENV", None)
 
-from sqlalchemy import create_engine, text  # noqa: E402
+from sqlalchemy import create_engine, exists, select, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 from sqlalchemy.exc import OperationalError  # noqa: E402
 
@@ -97,6 +97,20 @@ def _app(database_url):
     return app
 
 
+# PostgreSQL: which tables hold a row (one round trip), and every sequence back to 1. A DELETE
+# of the few tables a test filled takes ~5 ms; a TRUNCATE of all 77 took ~150 ms (new files for
+# every table and index), about two minutes of the PostgreSQL run.
+_RESET_SEQUENCES = text(
+    "SELECT setval(c.oid, 1, false) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+    " WHERE c.relkind = 'S' AND n.nspname = current_schema()"
+)
+
+
+def _filled(conn, tables) -> set[int]:
+    row = conn.execute(select(*(exists().select_from(t) for t in tables))).one()
+    return {i for i, has_rows in enumerate(row) if has_rows}
+
+
 def _empty_all_tables(app) -> None:
     with app.app_context():
         db.session.remove()
@@ -104,12 +118,13 @@ def _empty_all_tables(app) -> None:
         for attempt in range(3):
             try:
                 with db.engine.begin() as conn:
-                    if conn.dialect.name == "postgresql":
-                        names = ", ".join(f'"{t.name}"' for t in tables)
-                        conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
-                    else:
-                        for table in tables:
+                    postgres = conn.dialect.name == "postgresql"
+                    filled = _filled(conn, tables) if postgres else range(len(tables))
+                    for i, table in enumerate(tables):
+                        if i in filled:
                             conn.execute(table.delete())
+                    if postgres:
+                        conn.execute(_RESET_SEQUENCES)
                 return
             except OperationalError:
                 # A live-server request still finishing can meet the TRUNCATE's locks in a

@@ -12,7 +12,7 @@ from app.accounts.models import AuthToken, User
 from app.extensions import db
 from app.ratelimit import sign_in_limits
 from app.timeutil import utcnow
-from tests.helpers import get, link_in, mail_text, path_of
+from tests.helpers import REDIS_RATE_LIMITS, get, link_in, mail_text, path_of
 
 PASSWORD = "correct horse battery"
 
@@ -307,13 +307,14 @@ def test_rate_limits_live_in_redis_when_configured(app, factory, tmp_path):
 
     from app import create_app
 
-    r = redis.Redis.from_url("redis://127.0.0.1:6379/14")
+    url = f"redis://127.0.0.1:6379/{REDIS_RATE_LIMITS}"
+    r = redis.Redis.from_url(url)
     r.flushdb()
     try:
         factory.user("ola@example.com", "Ola", password=PASSWORD)
         hosts = [
-            create_app({**app.config, "REDIS_URL": "redis://127.0.0.1:6379/14", "RATELIMIT_ENABLED": True,
-                        "RATELIMIT_STORAGE_URI": "redis://127.0.0.1:6379/14", "LOGIN_RATE_LIMIT": "3 per minute"})
+            create_app({**app.config, "REDIS_URL": url, "RATELIMIT_ENABLED": True,
+                        "RATELIMIT_STORAGE_URI": url, "LOGIN_RATE_LIMIT": "3 per minute"})
             for _ in range(2)
         ]  # fmt: skip
         codes = [login(hosts[i % 2].test_client(), "ola@example.com", "wrong password!").status_code for i in range(4)]

@@ -8,6 +8,7 @@ import socket
 import pytest
 
 from app import mail as mail_module
+from tests.helpers import REDIS_TASKS
 
 
 def _round_trip(huey):
@@ -50,7 +51,7 @@ def test_redis_storage_when_configured(monkeypatch):
 
     import app.tasks as tasks
 
-    monkeypatch.setenv("HERALD_REDIS_URL", "redis://127.0.0.1:6379/15")
+    monkeypatch.setenv("HERALD_REDIS_URL", f"redis://127.0.0.1:6379/{REDIS_TASKS}")
     monkeypatch.setenv("HERALD_TASKS_IMMEDIATE", "0")
     huey = tasks._make_huey()
     assert isinstance(huey, RedisHuey)
