@@ -274,7 +274,10 @@ def notify_many(
     dedupe: Callable[[User], str] | None = None,
     cta_id: int | None = None,
 ) -> list[int]:
-    """The same notification for many people (texts built once per language); the new ids."""
+    """The same notification for many people (texts built once per language); the new ids.
+
+    ``people`` are users or rows with their ``id`` and ``locale`` (all a notification needs).
+    """
     by_locale: dict[str, Message] = {}
     now = utcnow()
     rows = []
@@ -442,8 +445,9 @@ def send_cta(post, actor: User | None, data: CtaData, now: datetime | None = Non
     )
     from app.content.models import Post
 
-    people = db.session.scalars(
-        select(User)
+    # Only what a notification needs (id, language), not whole users.
+    people = db.session.execute(
+        select(User.id, User.locale)
         .join(CallToAction, CallToAction.id == cta.id)
         .join(Post, Post.id == post.id)
         .where(
