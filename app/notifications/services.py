@@ -306,11 +306,14 @@ def notify_many(
     dialect = db.session.get_bind().dialect.name
     table = Notification.__table__
     ids: list[int] = []
+    stmt = rawsql.dialect_insert(dialect)(table)
+    if dedupe is not None:
+        stmt = stmt.on_conflict_do_nothing(index_elements=["dedupe_key"])
+    stmt = stmt.returning(table.c.id, table.c.user_id)
     for start in range(0, len(rows), 1000):
-        stmt = rawsql.dialect_insert(dialect)(table).values(rows[start : start + 1000])
-        if dedupe is not None:
-            stmt = stmt.on_conflict_do_nothing(index_elements=["dedupe_key"])
-        made = db.session.execute(stmt.returning(table.c.id, table.c.user_id)).all()
+        # Parameters apart from the statement: compiled once, batched by the driver ("insertmanyvalues").
+        # One VALUES clause with the rows written in took 2 s of compiling for 10,000 people.
+        made = db.session.execute(stmt, rows[start : start + 1000]).all()
         ids += [row[0] for row in made]
         users = [row[1] for row in made]
         if users:
