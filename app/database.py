@@ -13,7 +13,7 @@ import time
 from contextlib import contextmanager
 from contextvars import ContextVar
 
-from flask import has_request_context, request
+from flask import current_app, has_request_context, request
 from sqlalchemy import event, exc
 from sqlalchemy.engine import Engine
 
@@ -47,8 +47,37 @@ def _wants_immediate() -> bool:
     if intent is not None:
         return intent == "write"
     if has_request_context():
-        return request.method not in SAFE_METHODS
+        if request.method in SAFE_METHODS:
+            return False
+        view = current_app.view_functions.get(request.endpoint)
+        return not getattr(view, "herald_deferred_write", False)
     return True
+
+
+def deferred_write(view):
+    """Mark a view whose POST reads first and writes last: SQLite's write lock waits for ``begin_writes``.
+
+    Taken up front, the lock is held while the view loads the user, the forms and what they
+    refer to, so writers queue behind reads that need no lock. The view must call
+    ``begin_writes()`` before its first write (a deferred SQLite transaction that writes can
+    fail at once instead of waiting for the lock).
+    """
+    view.herald_deferred_write = True
+    return view
+
+
+def begin_writes(session) -> None:
+    """SQLite: end the read snapshot and take the write lock (``BEGIN IMMEDIATE``) on the same connection.
+
+    Objects already loaded stay as they are (the ORM is not told, so nothing expires); what
+    the writes rely on must hold under concurrency by itself (unique keys, guarded updates),
+    as the rows read before may change between the two transactions. Other databases: nothing.
+    """
+    connection = session.connection()
+    if connection.dialect.name != "sqlite":
+        return
+    connection.exec_driver_sql("COMMIT")
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def read_only(view):

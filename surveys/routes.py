@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import abort, redirect, render_template, url_for
 from flask_login import current_user
 
+from app.database import begin_writes, deferred_write
 from app.extensions import db, htmx
 from app.security import login_required
 from app.timeutil import utcnow
@@ -38,6 +39,7 @@ def _wave_for_me(wave_id: int) -> Wave:
 
 @bp.route("/surveys/<int:wave_id>", methods=["GET", "POST"])
 @login_required
+@deferred_write  # the person, wave, questions and form are read before SQLite's write lock is taken
 def answer(wave_id: int):
     """Answer a survey: the privacy note first, then one question per screen (all on one page without JavaScript)."""
     wave = _wave_for_me(wave_id)
@@ -53,8 +55,10 @@ def answer(wave_id: int):
             "surveys/closed.html", wave=wave, survey=survey, now=now
         ), 410 if form.is_submitted() else 200
     if form.validate_on_submit():
+        given = answers_of(form, survey)
+        begin_writes(db.session)  # submit's participation key decides a race, not what was read above
         try:
-            services.submit(wave, current_user, answers_of(form, survey), now)
+            services.submit(wave, current_user, given, now)
         except services.SurveyError as exc:
             db.session.rollback()
             error = str(exc)

@@ -13,6 +13,7 @@ from app.gamification.models import PointEntry, UserStats
 from app.timeutil import utcnow
 from surveys import services
 from surveys.models import Answer, Participation, Question, Response, Survey, Wave, WaveInvitee
+from tests.conftest import Auth
 from tests.helpers import balance_and_ledger, run_parallel
 
 
@@ -239,6 +240,25 @@ def test_twenty_simultaneous_submissions_make_one_response(app, users):
     assert count(app, Answer) == 2
     assert count(app, PointEntry, PointEntry.reason == "survey") == 1
     assert balance_and_ledger(app, users["employee"]) == (20, 20)
+
+
+def test_twelve_people_submitting_at_once_through_the_page_all_get_in(app, users, factory):
+    """The answer page reads before it takes SQLite's write lock (``begin_writes``): no "database is locked"."""
+    people = [factory.user(f"p{i}@example.com", f"Person {i}") for i in range(12)]
+    survey_id, wave_id = launch_pulse(app, users["hr"])
+    form = answer_form(app, survey_id, 9, "Good team")
+    clients = [app.test_client() for _ in people]
+    for client, uid in zip(clients, people, strict=True):
+        Auth(app, client).login(uid)
+
+    def submit(i):
+        response = clients[i].post(f"/surveys/{wave_id}", data=form)
+        return response.status_code, response.headers.get("Location", "")
+
+    results = run_parallel(12, submit)
+    assert results == [(302, f"/surveys/{wave_id}/thanks")] * 12
+    assert count(app, Participation) == count(app, Response) == 12
+    assert count(app, PointEntry, PointEntry.reason == "survey") == 12
 
 
 def test_outside_the_audience_the_survey_is_not_found(app, client, auth, users, factory):
