@@ -36,3 +36,30 @@ document.addEventListener("herald:points", (event) => {
   (detail.badges || []).forEach((name) => parts.push(toast.dataset.badge.replace("{name}", name)));
   if (parts.length) showToast(parts.join(" · "));
 });
+
+// Copy buttons on any page (a gift-card code, a new API token): a <button data-copy="<id of the text>"
+// data-status="<id of a live region>" data-copied=… data-failed=… hidden>, shown once this script runs.
+async function copyText(text, element) {
+  try {
+    await navigator.clipboard.writeText(text);
+    return true;
+  } catch {
+    // No clipboard API (or no permission): select the text so a long press or Ctrl+C copies it.
+    window.getSelection().selectAllChildren(element);
+    return document.execCommand("copy");
+  }
+}
+
+// A Copy button (hidden until this script runs) copies its target's text and says so in a live region.
+for (const button of document.querySelectorAll("button[data-copy]")) {
+  const target = document.getElementById(button.dataset.copy);
+  const status = document.getElementById(button.dataset.status);
+  if (!target || !status) continue;
+  button.hidden = false;
+  button.addEventListener("click", async () => {
+    const copied = await copyText(target.textContent.trim(), target);
+    status.textContent = "";
+    // A fresh text node each time, so a second copy is announced again.
+    setTimeout(() => { status.textContent = copied ? button.dataset.copied : button.dataset.failed; }, 50);
+  });
+}

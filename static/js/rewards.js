@@ -1,4 +1,4 @@
-// Rewards: the redeem sheet (focus, "Not now", Escape) and copying a gift-card code. No inline script (CSP).
+// Rewards: the redeem sheet (focus, "Not now", Escape). No inline script (CSP).
 
 // While the sheet is open the page behind it is inert: Tab and a screen reader stay in the sheet.
 function setBehindInert(sheet, inert) {
@@ -40,30 +40,5 @@ for (const sheet of document.querySelectorAll("details.redeem-sheet")) {
       event.preventDefault();
       last.focus();
     }
-  });
-}
-
-async function copyText(text, element) {
-  try {
-    await navigator.clipboard.writeText(text);
-    return true;
-  } catch {
-    // No clipboard API (or no permission): select the text so a long press or Ctrl+C copies it.
-    window.getSelection().selectAllChildren(element);
-    return document.execCommand("copy");
-  }
-}
-
-// A Copy button (hidden until this script runs) copies its target's text and says so in a live region.
-for (const button of document.querySelectorAll("button[data-copy]")) {
-  const target = document.getElementById(button.dataset.copy);
-  const status = document.getElementById(button.dataset.status);
-  if (!target || !status) continue;
-  button.hidden = false;
-  button.addEventListener("click", async () => {
-    const copied = await copyText(target.textContent.trim(), target);
-    status.textContent = "";
-    // A fresh text node each time, so a second copy is announced again.
-    setTimeout(() => { status.textContent = copied ? button.dataset.copied : button.dataset.failed; }, 50);
   });
 }

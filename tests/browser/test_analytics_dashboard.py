@@ -336,3 +336,19 @@ def test_the_analytics_pages_fit_a_phone(page, live_server, world, console):
                 summary.tap()
         assert page.evaluate(PAGE_WIDTH) == 390, f"{path} is {page.evaluate(PAGE_WIDTH)} px wide on a 390 px phone"
     assert errors(console) == []
+
+
+def test_a_new_api_token_has_a_copy_button(page, context, live_server, factory, console):
+    """The token is shown once: Copy puts exactly it on the clipboard and says so."""
+    factory.user("ada@example.com", "Ada Admin", roles=("employee", "admin"), password=PASSWORD)
+    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=live_server.url)
+    sign_in(page, live_server, "ada@example.com")
+    page.goto(live_server.url + "/admin/analytics/tokens")
+    page.get_by_label("Name").fill("Careers site")
+    page.get_by_role("button", name="Create token").click()
+    token = page.locator("#new-token").inner_text().strip()
+    assert len(token) >= 20
+    page.get_by_role("button", name="Copy the token").click()
+    expect(page.locator("#token-copy-status")).to_have_text("Copied: the token is on your clipboard.")
+    assert page.evaluate("() => navigator.clipboard.readText()") == token
+    assert [m for m in console.messages if m.startswith(("error:", "pageerror:"))] == []
