@@ -15,7 +15,8 @@ from zoneinfo import ZoneInfo
 
 from flask import current_app, has_request_context, url_for
 from flask_babel import force_locale
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import Integer, Text, bindparam, delete, func, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from app import rawsql
 from app.accounts.models import User
@@ -278,53 +279,76 @@ def notify_many(
 
     ``people`` are users or rows with their ``id`` and ``locale`` (all a notification needs).
     """
-    by_locale: dict[str, Message] = {}
-    now = utcnow()
-    rows = []
+    by_locale: dict[str, tuple[str, str]] = {}
+    groups: dict[tuple[str, str], tuple[list[int], list[str | None]]] = {}
     for person in people:
         locale = person.locale or "en"
         if locale not in by_locale:
             with force_locale(locale):
-                by_locale[locale] = message()
-        text = by_locale[locale]
-        rows.append(
-            {
-                "user_id": person.id,
-                "category": category,
-                "title": str(text.title)[:200],
-                "body": str(text.body)[:1000],
-                "url": url,
-                "urgent": urgent,
-                "topic": topic,
-                "dedupe_key": dedupe(person) if dedupe else None,
-                "cta_id": cta_id,
-                "created_at": now,
-            }
-        )
-    if not rows:
+                text = message()
+            by_locale[locale] = (str(text.title)[:200], str(text.body)[:1000])
+        users, keys = groups.setdefault(by_locale[locale], ([], []))
+        users.append(person.id)
+        keys.append(dedupe(person) if dedupe else None)
+    if not groups:
         return []
+    common = {"category": category, "url": url, "urgent": urgent, "topic": topic, "cta_id": cta_id,
+              "created_at": utcnow()}  # fmt: skip
+    made = _insert_notifications(groups, common, deduped=dedupe is not None)
+    ids = sorted(row[0] for row in made)
+    users = [row[1] for row in made]
+    for start in range(0, len(users), 1000):
+        db.session.execute(
+            update(User)
+            .where(User.id.in_(users[start : start + 1000]))
+            .values(notifications_unread=User.notifications_unread + 1)
+            .execution_options(synchronize_session=False)
+        )
+    _enqueue(ids)
+    return ids
+
+
+def _insert_notifications(groups, common: dict, deduped: bool) -> list[tuple[int, int]]:
+    """Insert one notification per person of each (title, body) group; (id, user id) of the rows made.
+
+    A repeat (same ``dedupe_key``) inserts nothing. SQLite: the rows apart from the statement, which
+    is compiled once and batched by the driver (written into one VALUES clause, 10,000 people cost
+    2 s of compiling). PostgreSQL: one statement per text with the people as two arrays, since psycopg
+    converts the placeholders of a many-row VALUES in Python (0.9 s for 10,000 people).
+    """
     dialect = db.session.get_bind().dialect.name
     table = Notification.__table__
-    ids: list[int] = []
-    stmt = rawsql.dialect_insert(dialect)(table)
-    if dedupe is not None:
+    insert = rawsql.dialect_insert(dialect)
+    made: list[tuple[int, int]] = []
+    if dialect == "postgresql":
+        for (title, body), (users, keys) in groups.items():
+            people = (
+                func.unnest(bindparam("users", users, type_=ARRAY(Integer)), bindparam("keys", keys, type_=ARRAY(Text)))
+                .table_valued("user_id", "dedupe_key")
+                .render_derived()
+            )
+            same = {"title": title, "body": body, **common}
+            source = select(
+                people.c.user_id, people.c.dedupe_key,
+                *(bindparam(f"same_{name}", value, type_=table.c[name].type) for name, value in same.items()),
+            )  # fmt: skip
+            stmt = insert(table).from_select(["user_id", "dedupe_key", *same], source)
+            if deduped:
+                stmt = stmt.on_conflict_do_nothing(index_elements=["dedupe_key"])
+            made += db.session.execute(stmt.returning(table.c.id, table.c.user_id)).all()
+        return made
+    stmt = insert(table)
+    if deduped:
         stmt = stmt.on_conflict_do_nothing(index_elements=["dedupe_key"])
     stmt = stmt.returning(table.c.id, table.c.user_id)
+    rows = [
+        {"user_id": user, "dedupe_key": key, "title": title, "body": body, **common}
+        for (title, body), (users, keys) in groups.items()
+        for user, key in zip(users, keys, strict=True)
+    ]
     for start in range(0, len(rows), 1000):
-        # Parameters apart from the statement: compiled once, batched by the driver ("insertmanyvalues").
-        # One VALUES clause with the rows written in took 2 s of compiling for 10,000 people.
-        made = db.session.execute(stmt, rows[start : start + 1000]).all()
-        ids += [row[0] for row in made]
-        users = [row[1] for row in made]
-        if users:
-            db.session.execute(
-                update(User)
-                .where(User.id.in_(users))
-                .values(notifications_unread=User.notifications_unread + 1)
-                .execution_options(synchronize_session=False)
-            )
-    _enqueue(sorted(ids))
-    return ids
+        made += db.session.execute(stmt, rows[start : start + 1000]).all()
+    return made
 
 
 # --- the centre ----------------------------------------------------------------------------------
