@@ -245,7 +245,8 @@ def test_new_person_ships_with_two_taps_after_typing_the_address(app, page, live
     assert tap.count == 2 and len(redemptions_of(app, noah)) == 2
 
 
-def test_sheet_closes_with_not_now_and_shows_redeem_again(page, live_server, factory, app, console):
+def open_the_hoodie_sheet(page, live_server, factory, app) -> int:
+    """Erin (100 points) opens the hoodie's redeem sheet; returns her id."""
     erin = factory.user("erin@example.com", "Erin Employee", password=PASSWORD)
     give_points(app, erin, 100)
     make_reward(app, "merch", cost=40, title=HOODIE)
@@ -253,6 +254,11 @@ def test_sheet_closes_with_not_now_and_shows_redeem_again(page, live_server, fac
     sign_in(page, live_server, "erin@example.com")
     open_reward(page, live_server, HOODIE)
     redeem_button(page).tap()
+    return erin
+
+
+def test_sheet_closes_with_not_now_and_shows_redeem_again(page, live_server, factory, app, console):
+    erin = open_the_hoodie_sheet(page, live_server, factory, app)
     expect(page.get_by_role("heading", name=f"Redeem “{HOODIE}”")).to_be_focused()
     page.get_by_role("link", name="Not now").tap()
     expect(sheet(page)).not_to_have_attribute("open", "")
@@ -262,13 +268,7 @@ def test_sheet_closes_with_not_now_and_shows_redeem_again(page, live_server, fac
 
 
 def test_tab_stays_in_the_open_sheet_until_it_closes(page, live_server, factory, app, console):
-    erin = factory.user("erin@example.com", "Erin Employee", password=PASSWORD)
-    give_points(app, erin, 100)
-    make_reward(app, "merch", cost=40, title=HOODIE)
-
-    sign_in(page, live_server, "erin@example.com")
-    open_reward(page, live_server, HOODIE)
-    redeem_button(page).tap()
+    open_the_hoodie_sheet(page, live_server, factory, app)
     in_sheet = "() => document.activeElement.closest('details.redeem-sheet[open]') !== null"
     for _ in range(25):  # more stops than the sheet has, so Tab would leave it if it could
         page.keyboard.press("Tab")
