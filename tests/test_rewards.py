@@ -26,11 +26,14 @@ def test_catalog_shows_what_i_can_afford_and_how_far_i_am(app, client, auth, use
     give_points(app, users["employee"], 30)
     make_reward(app, "experience", cost=20, title="Lunch with the CEO")
     make_reward(app, "merch", cost=50, title="Hoodie")
+    make_reward(app, "merch", cost=40, title="Mug")
     auth.login(users["employee"])
     page = client.get("/rewards").get_data(as_text=True)
     assert "You have 30 points to spend." in page
     assert "Lunch with the CEO" in page and "You can afford it" in page
-    assert "Almost there: 20 points to go" in page and "ring p60" in page
+    assert "20 points to go" in page and "ring p60" in page  # the hoodie: 60 %
+    assert "Almost there: 10 points to go" in page and "ring p75" in page  # the mug: 75 % and more is "almost"
+    assert "Almost there: 20" not in page
 
 
 def test_audience_and_window_hide_rewards(app, client, auth, users, factory):

@@ -126,7 +126,10 @@ def test_catalog_cards_show_picture_cost_and_ring(app, browser, context, page, l
     expect(picture).to_be_visible()
     assert page.evaluate("(img) => img.complete && img.naturalWidth", picture.element_handle()) == 640
     expect(card).to_contain_text("40 points")
-    expect(card.get_by_role("img", name="75% of the cost")).to_be_visible()
+    ring = card.get_by_role("img", name="75% of the cost")
+    expect(ring).to_be_visible()
+    box = ring.bounding_box()
+    assert abs(box["width"] - box["height"]) < 1, box  # a circle, not squeezed by the text beside it
     expect(card).to_contain_text("Almost there: 10 points to go")
 
     coffee = cards.filter(has_text="Coffee with the team")
