@@ -36,6 +36,19 @@ def test_catalog_shows_what_i_can_afford_and_how_far_i_am(app, client, auth, use
     assert "Almost there: 20" not in page
 
 
+def test_the_reward_page_shows_how_far_i_am(app, client, auth, users):
+    give_points(app, users["employee"], 23)
+    mug = make_reward(app, "merch", cost=40, title="Mug")
+    auth.login(users["employee"])
+    page = client.get(f"/rewards/{mug}").get_data(as_text=True)
+    assert "You have 23 points." in page
+    assert 'aria-label="57% of the cost"' in page and "ring p55" in page
+    assert "17 points to go" in page and "Almost there" not in page
+    give_points(app, users["employee"], 10)
+    page = client.get(f"/rewards/{mug}").get_data(as_text=True)
+    assert 'aria-label="82% of the cost"' in page and "Almost there: 7 points to go" in page
+
+
 def test_audience_and_window_hide_rewards(app, client, auth, users, factory):
     sales = factory.department("Sales")
     with app.app_context():
