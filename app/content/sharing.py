@@ -10,7 +10,7 @@ from flask_babel import gettext as _
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 
-from app import events
+from app import events, rawsql
 from app.accounts.models import User
 from app.content.models import NETWORKS, CaptionDraft, Post, Share
 from app.content.services import ContentError, can_see, pick_caption, render_caption
@@ -62,25 +62,15 @@ def keep_caption(post: Post, user: User, text: str | None, suggested: str | None
     if not text or text == _plain(suggested):
         db.session.execute(delete(CaptionDraft).where(CaptionDraft.user_id == user.id, CaptionDraft.post_id == post.id))
         return None
-    draft = db.session.get(CaptionDraft, (user.id, post.id))
-    if draft is None:
-        try:
-            with db.session.begin_nested():
-                db.session.add(CaptionDraft(user_id=user.id, post_id=post.id, text=text, updated_at=utcnow()))
-            return text
-        except IntegrityError:  # kept by another tab a moment ago: overwrite it
-            draft = db.session.get(CaptionDraft, (user.id, post.id), populate_existing=True)
-    draft.text = text
-    draft.updated_at = utcnow()
-    db.session.flush()
-    return text
-
-
-def caption_draft(post: Post, user: User) -> str | None:
-    """The wording of ``post``'s caption that ``user`` kept, if any."""
-    return db.session.scalar(
-        select(CaptionDraft.text).where(CaptionDraft.user_id == user.id, CaptionDraft.post_id == post.id)
+    now = utcnow()
+    keep = rawsql.dialect_insert(db.session.get_bind().dialect)(CaptionDraft.__table__).values(
+        user_id=user.id, post_id=post.id, text=text, updated_at=now
     )
+    # One statement: a second tab keeping its wording at the same moment overwrites, never fails.
+    db.session.execute(
+        keep.on_conflict_do_update(index_elements=["user_id", "post_id"], set_={"text": text, "updated_at": now})
+    )
+    return text
 
 
 def share_intent_url(network: str, text: str, link: str, title: str) -> str | None:
