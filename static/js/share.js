@@ -175,8 +175,7 @@ document.addEventListener("submit", async (event) => {
     message = (await copy(data.text)) ? form.dataset.copied || "Copied." : data.text;
   } else if (data.intent_url && pasteFirst) {
     const copied = await copy(data.text);
-    if (copied) message = noteOf(form).dataset.paste;
-    announce(form, message);
+    if (copied) message = noteOf(form).dataset.paste;  // announced below, before the network opens
     setTimeout(() => openNetwork(form, network, data.intent_url, label), copied ? READ_PAUSE_MS : 0);
   } else if (data.intent_url) {
     if (win) {
