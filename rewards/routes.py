@@ -57,9 +57,10 @@ def _reward_page(item: Reward, form: RedeemForm | None = None, error: str | None
     if form is None:
         address = {"name": current_user.display_name, **(saved.address if saved and saved.address else {})}
         form = RedeemForm(formdata=None, data={**address, "variant_id": services.preferred_variant(current_user, item)})
+    balance, available = balance_of(current_user.id)[0], services.in_stock(item)
     return render_template(
-        "rewards/reward.html", reward=item, balance=balance_of(current_user.id)[0], key=secrets.token_urlsafe(16),
-        saved=saved, available=services.in_stock(item),
+        "rewards/reward.html", reward=item, balance=balance, key=secrets.token_urlsafe(16),
+        saved=saved, available=available, standing=services.CatalogItem.of(item, balance, available),
         locations=db.session.scalars(select(Location).order_by(Location.name)).all(), error=error, form=form,
     )  # fmt: skip
 

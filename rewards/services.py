@@ -204,15 +204,27 @@ def in_stock(reward: Reward) -> bool:
     return reward.quantity is None or reward.quantity > 0
 
 
+ALMOST_THERE = 75  # percent of the cost from which a reward says "Almost there"
+
+
 @dataclass
 class CatalogItem:
-    """A reward as the catalog shows it to one person."""
+    """A reward as the catalog (and its own page) shows it to one person."""
 
     reward: Reward
     affordable: bool
     missing: int
     progress: int  # percent of the cost the person has
     available: bool
+
+    @classmethod
+    def of(cls, reward: Reward, balance: int, available: bool) -> CatalogItem:
+        progress = min(100, max(0, balance) * 100 // reward.cost)
+        return cls(reward, balance >= reward.cost, max(0, reward.cost - balance), progress, available)
+
+    @property
+    def almost(self) -> bool:
+        return self.progress >= ALMOST_THERE
 
 
 def catalog(user: User) -> list[CatalogItem]:
@@ -221,10 +233,7 @@ def catalog(user: User) -> list[CatalogItem]:
     rewards = db.session.scalars(
         select(Reward).where(available_condition(user, utcnow())).order_by(Reward.cost, Reward.id)
     ).all()
-    return [
-        CatalogItem(r, balance >= r.cost, max(0, r.cost - balance), min(100, balance * 100 // r.cost), in_stock(r))
-        for r in rewards
-    ]
+    return [CatalogItem.of(r, balance, in_stock(r)) for r in rewards]
 
 
 def can_see(user: User, reward: Reward) -> bool:
